@@ -1,0 +1,125 @@
+import type { MemoryBackend, PageRequest, PreparedWrite, ScoredMemory, SearchRequest, StoredMemory, WriteOutcome } from '../core/backend.js'
+import { LtmFailure } from '../core/errors.js'
+import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlTransaction } from '../engines/types.js'
+import { MIGRATIONS, READ_SCHEMA_VERSION, SCHEMA_EXISTS, SCHEMA_V1, SCHEMA_VERSION } from './schema.js'
+import { searchStatement } from './search.js'
+import { deleteExpired, deleteMemory, ensureNamespace, pageMemories, readBeforeWrite, selectMemories, upsertMemory } from './statements.js'
+
+type RunBatch = (statements: SqlStatement[]) => Promise<SqlResult[]>
+
+/** Creates or upgrades the schema; refuses a database written by a newer version. */
+export async function migrateSchema(executor: SqlExecutor): Promise<void> {
+  const [exists] = await executor.batch([{ sql: SCHEMA_EXISTS, args: [] }])
+  if (Number(exists?.rows[0]?.n ?? 0) === 0) {
+    await executor.batch(SCHEMA_V1.map((sql) => ({ sql, args: [] })))
+    return
+  }
+  const [versionResult] = await executor.batch([{ sql: READ_SCHEMA_VERSION, args: [] }])
+  const version = Number(versionResult?.rows[0]?.version ?? 0)
+  if (version > SCHEMA_VERSION) {
+    throw new LtmFailure('backend_error', `database schema is version ${version}, newer than this agent-ltm understands (${SCHEMA_VERSION}); upgrade agent-ltm`)
+  }
+  const pending = MIGRATIONS.slice(version - 1).flat()
+  if (pending.length > 0) {
+    await executor.batch([...pending, `UPDATE ltm_schema SET version = ${SCHEMA_VERSION} WHERE id = 1`].map((sql) => ({ sql, args: [] })))
+  }
+}
+
+function toStored(row: SqlRow, namespace: string): StoredMemory {
+  return {
+    namespace: typeof row.namespace === 'string' ? row.namespace : namespace,
+    key: String(row.key),
+    valueJson: String(row.value),
+    metadataJson: String(row.metadata),
+    contentHash: String(row.content_hash),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    expiresAt: row.expires_at === null || row.expires_at === undefined ? null : Number(row.expires_at),
+  }
+}
+
+/**
+ * The MemoryBackend of every SQLite-family engine: it builds statements from the SQL core and hands
+ * them to an executor. One batch per operation, so a remote engine makes one round trip.
+ */
+export class SqlMemoryBackend implements MemoryBackend {
+  #closed = false
+
+  constructor(
+    readonly name: string,
+    private readonly executor: SqlExecutor,
+    private readonly run: RunBatch = (statements) => executor.batch(statements),
+  ) {}
+
+  async write(entries: PreparedWrite[], now: number): Promise<WriteOutcome[]> {
+    const statements: SqlStatement[] = []
+    for (const namespace of new Set(entries.map((e) => e.namespace))) statements.push(ensureNamespace(namespace))
+    const firstRead = statements.length
+    for (const entry of entries) statements.push(readBeforeWrite(entry), upsertMemory(entry, now))
+    const results = await this.run(statements)
+    return entries.map((entry, i) => {
+      const before = results[firstRead + 2 * i]?.rows[0]
+      const beforeExpiry = before?.expires_at === null || before?.expires_at === undefined ? null : Number(before.expires_at)
+      const live = before !== undefined && (beforeExpiry === null || beforeExpiry > now)
+      if (!live) return { status: 'created', expiresAt: entry.expiresAt }
+      const same = !entry.explicitExpiry && before.content_hash === entry.contentHash && before.metadata === entry.metadataJson
+      return same ? { status: 'unchanged', expiresAt: beforeExpiry } : { status: 'updated', expiresAt: entry.expiresAt }
+    })
+  }
+
+  async read(namespace: string, keys: string[], now: number): Promise<Map<string, StoredMemory>> {
+    const found = new Map<string, StoredMemory>()
+    if (keys.length === 0) return found
+    const [result] = await this.run([selectMemories(namespace, keys, now)])
+    for (const row of result?.rows ?? []) found.set(String(row.key), toStored(row, namespace))
+    return found
+  }
+
+  async remove(namespace: string, key: string, now: number): Promise<boolean> {
+    const [result] = await this.run([deleteMemory(namespace, key)])
+    const row = result?.rows[0]
+    if (!row) return false
+    return row.expires_at === null || Number(row.expires_at) > now
+  }
+
+  async search(request: SearchRequest): Promise<ScoredMemory[]> {
+    const [result] = await this.run([searchStatement(request)])
+    return (result?.rows ?? []).map((row) => ({ ...toStored(row, request.namespace), score: Number(row.score) }))
+  }
+
+  async cleanupExpired(namespace: string, now: number): Promise<number> {
+    const [result] = await this.run([deleteExpired(namespace, now)])
+    return result?.changes ?? 0
+  }
+
+  async page(request: PageRequest): Promise<StoredMemory[]> {
+    const [result] = await this.run([pageMemories(request)])
+    return (result?.rows ?? []).map((row) => toStored(row, request.namespace))
+  }
+
+  async transaction<T>(fn: (backend: MemoryBackend) => Promise<T>): Promise<T> {
+    const tx: SqlTransaction = await this.executor.begin()
+    const scoped = new SqlMemoryBackend(this.name, this.executor, (statements) => tx.batch(statements))
+    let value: T
+    try {
+      value = await fn(scoped)
+    } catch (error) {
+      await tx.rollback()
+      throw error
+    }
+    await tx.commit()
+    return value
+  }
+
+  async stats(): Promise<Record<string, unknown>> {
+    const [namespaces] = await this.run([{ sql: `SELECT count(*) AS namespaces, COALESCE(sum(doc_count), 0) AS memories FROM ltm_namespaces`, args: [] }])
+    const engineStats = (await this.executor.stats?.()) ?? {}
+    return { engine: this.executor.engine, ...namespaces?.rows[0], ...engineStats }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.executor.close()
+  }
+}

@@ -1,0 +1,91 @@
+import type { PageRequest, PreparedWrite } from '../core/backend.js'
+import type { SqlStatement } from '../engines/types.js'
+
+/** SQL for the plain operations; search lives in search.ts. Every value is a bound parameter. */
+
+const NAMESPACE_ID = `(SELECT id FROM ltm_namespaces WHERE name = ?)`
+const LIVE = `(m.expires_at IS NULL OR m.expires_at > ?)`
+export const MEMORY_COLUMNS = `m.key AS key, m.value AS value, m.metadata AS metadata, m.content_hash AS content_hash,
+  m.created_at AS created_at, m.updated_at AS updated_at, m.expires_at AS expires_at`
+
+export function ensureNamespace(namespace: string): SqlStatement {
+  return { sql: `INSERT INTO ltm_namespaces (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, args: [namespace] }
+}
+
+/** The row as it was before a write, to report created / updated / unchanged. */
+export function readBeforeWrite(write: PreparedWrite): SqlStatement {
+  return {
+    sql: `SELECT content_hash, metadata, expires_at FROM ltm_memories WHERE ns = ${NAMESPACE_ID} AND key = ?`,
+    args: [write.namespace, write.key],
+  }
+}
+
+/**
+ * Insert or update. The WHERE clause skips the write for an identical live memory (same value hash,
+ * same metadata, no new expiry); an expired row is replaced as if new. Postings and statistics follow
+ * through the schema's triggers.
+ */
+export function upsertMemory(write: PreparedWrite, now: number): SqlStatement {
+  return {
+    sql: `INSERT INTO ltm_memories (ns, key, value, metadata, content_hash, terms, doc_len, created_at, updated_at, expires_at)
+      VALUES (${NAMESPACE_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (ns, key) DO UPDATE SET
+        value = excluded.value, metadata = excluded.metadata, content_hash = excluded.content_hash,
+        terms = excluded.terms, doc_len = excluded.doc_len, updated_at = excluded.updated_at, expires_at = excluded.expires_at,
+        created_at = CASE WHEN ltm_memories.expires_at IS NOT NULL AND ltm_memories.expires_at <= ? THEN excluded.created_at ELSE ltm_memories.created_at END
+      WHERE ? OR ltm_memories.content_hash <> excluded.content_hash OR ltm_memories.metadata <> excluded.metadata
+        OR (ltm_memories.expires_at IS NOT NULL AND ltm_memories.expires_at <= ?)`,
+    args: [
+      write.namespace, write.key, write.valueJson, write.metadataJson, write.contentHash, write.termsJson, write.length,
+      now, now, write.expiresAt, now, write.explicitExpiry ? 1 : 0, now,
+    ],
+  }
+}
+
+export function selectMemories(namespace: string, keys: string[], now: number): SqlStatement {
+  if (keys.length === 1) {
+    return { sql: `SELECT ${MEMORY_COLUMNS} FROM ltm_memories m WHERE m.ns = ${NAMESPACE_ID} AND m.key = ? AND ${LIVE}`, args: [namespace, keys[0]!, now] }
+  }
+  return {
+    sql: `SELECT ${MEMORY_COLUMNS} FROM ltm_memories m WHERE m.ns = ${NAMESPACE_ID} AND m.key IN (SELECT value FROM json_each(?)) AND ${LIVE}`,
+    args: [namespace, JSON.stringify(keys), now],
+  }
+}
+
+export function deleteMemory(namespace: string, key: string): SqlStatement {
+  return { sql: `DELETE FROM ltm_memories WHERE ns = ${NAMESPACE_ID} AND key = ? RETURNING expires_at`, args: [namespace, key] }
+}
+
+export function deleteExpired(namespace: string, now: number): SqlStatement {
+  return { sql: `DELETE FROM ltm_memories WHERE expires_at IS NOT NULL AND expires_at <= ? AND ns = ${NAMESPACE_ID}`, args: [now, namespace] }
+}
+
+/** Keyset pagination over (namespace, key); descendants are the namespaces below `namespace/`. */
+export function pageMemories(request: PageRequest): SqlStatement {
+  const { namespace, includeDescendants, after, pageSize, now } = request
+  const args: (string | number)[] = []
+  let scope: string
+  if (!includeDescendants) {
+    scope = `n.name = ?`
+    args.push(namespace)
+  } else if (namespace === '') {
+    scope = '1'
+  } else {
+    scope = `(n.name = ? OR (n.name > ? AND n.name < ?))`
+    // Every name that starts with `namespace/` sorts between `namespace/` and `namespace0` ('0' follows '/').
+    args.push(namespace, `${namespace}/`, `${namespace}0`)
+  }
+  let cursor = '1'
+  if (after) {
+    cursor = `(n.name > ? OR (n.name = ? AND m.key > ?))`
+    args.push(after.namespace, after.namespace, after.key)
+  }
+  args.push(now, pageSize)
+  return {
+    sql: `SELECT n.name AS namespace, ${MEMORY_COLUMNS} FROM ltm_memories m JOIN ltm_namespaces n ON n.id = m.ns
+      WHERE ${scope} AND ${cursor} AND ${LIVE} ORDER BY n.name, m.key LIMIT ?`,
+    args,
+  }
+}
+
+export { LIVE, NAMESPACE_ID }
