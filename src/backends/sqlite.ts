@@ -1,5 +1,5 @@
 import type { BackendDefinition, BackendOptions } from '../core/registry.js'
-import { NativeExecutor, type NativeDriver } from '../engines/native.js'
+import { openNativeEngine, type NativeDriver } from '../engines/native.js'
 import { SqlMemoryBackend, migrateSchema } from '../sql/sql-backend.js'
 
 export const DEFAULT_SQLITE_PATH = './agent-memory.db'
@@ -18,7 +18,7 @@ export interface SqliteOptions extends BackendOptions {
 export const sqliteBackend: BackendDefinition<SqliteOptions> = {
   requiredOptions: [],
   async open(options) {
-    const executor = await NativeExecutor.open({
+    const executor = await openNativeEngine({
       path: options.path ?? DEFAULT_SQLITE_PATH,
       driver: options.driver ?? 'better-sqlite3',
       busyTimeoutMs: options.busyTimeoutMs ?? 5000,

@@ -1,4 +1,3 @@
-import { parse as parseYaml } from 'yaml'
 import { LtmError } from './errors.js'
 import { loadBackend, openMemory, type BackendOptions } from './registry.js'
 import type { LTM } from './types.js'
@@ -54,7 +53,8 @@ function ltmBlock(document: Record<string, unknown>): Record<string, unknown> {
 
 /** Resolves settings into createLTM options without opening anything. */
 export async function resolveSettings(input: string | Record<string, unknown>, context: SettingsContext = {}): Promise<BackendOptions> {
-  const document = typeof input === 'string' ? (parseYaml(input) as unknown) : input
+  // yaml loads only when text is given, so the core stays small for code that passes objects.
+  const document = typeof input === 'string' ? ((await import('yaml')).parse(input) as unknown) : input
   if (!document || typeof document !== 'object' || Array.isArray(document)) {
     throw new LtmError('invalid_argument', 'settings must be a YAML mapping or an object')
   }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what is missing (apt packages, npm ci), builds,
+# type-checks, runs the whole vitest suite and a quick benchmark smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# better-sqlite3 compiles from source where no prebuilt binary can be downloaded: it needs a C++ toolchain.
+missing=()
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test-all: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund
+node -e "require('better-sqlite3')" || { echo "test-all: better-sqlite3 did not build"; exit 1; }
+
+npm run typecheck
+npm run build
+
+mkdir -p .tmp
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile=.tmp/vitest.json || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(".tmp/vitest.json", "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  if (r.numTotalTests === 0) { console.log("test-all: no test ran"); process.exit(1); }
+' || status=1
+
+npm run bench -- --quick --out .tmp/bench || status=1
+exit $status
