@@ -2,7 +2,8 @@
  * The one SQLite schema, shared by every SQLite-family engine. Full-text search is a postings
  * table written by triggers, and BM25 statistics are kept per namespace by the same triggers, so the
  * index always changes in the same transaction as the memory and any engine (sql.js, D1, Turso,
- * a user's own SQL) keeps it consistent. Plain SQL, no FTS module: D1 refuses FTS3/4, sql.js lacks
+ * a user's own SQL) keeps it consistent. Postings carry the document length (it only changes when the
+ * postings are rewritten) so ranking reads nothing but the postings until the top results are known. Plain SQL, no FTS module: D1 refuses FTS3/4, sql.js lacks
  * FTS5, libsql lacks user functions; this runs on all of them and ranks identically.
  */
 export const SCHEMA_VERSION = 1
@@ -36,11 +37,12 @@ export const SCHEMA_V1: readonly string[] = [
     term TEXT NOT NULL,
     doc INTEGER NOT NULL,
     tf INTEGER NOT NULL,
+    doc_len INTEGER NOT NULL,
     PRIMARY KEY (ns, term, doc)
   ) WITHOUT ROWID`,
   `CREATE TRIGGER IF NOT EXISTS ltm_memories_insert AFTER INSERT ON ltm_memories BEGIN
     UPDATE ltm_namespaces SET doc_count = doc_count + 1, token_count = token_count + NEW.doc_len WHERE id = NEW.ns;
-    INSERT INTO ltm_postings (ns, term, doc, tf) SELECT NEW.ns, key, NEW.id, value FROM json_each(NEW.terms);
+    INSERT INTO ltm_postings (ns, term, doc, tf, doc_len) SELECT NEW.ns, key, NEW.id, value, NEW.doc_len FROM json_each(NEW.terms);
   END`,
   `CREATE TRIGGER IF NOT EXISTS ltm_memories_delete AFTER DELETE ON ltm_memories BEGIN
     UPDATE ltm_namespaces SET doc_count = doc_count - 1, token_count = token_count - OLD.doc_len WHERE id = OLD.ns;
@@ -49,7 +51,7 @@ export const SCHEMA_V1: readonly string[] = [
   `CREATE TRIGGER IF NOT EXISTS ltm_memories_reindex AFTER UPDATE OF terms ON ltm_memories WHEN OLD.terms IS NOT NEW.terms BEGIN
     UPDATE ltm_namespaces SET token_count = token_count - OLD.doc_len + NEW.doc_len WHERE id = NEW.ns;
     DELETE FROM ltm_postings WHERE ns = OLD.ns AND doc = OLD.id AND term IN (SELECT key FROM json_each(OLD.terms));
-    INSERT INTO ltm_postings (ns, term, doc, tf) SELECT NEW.ns, key, NEW.id, value FROM json_each(NEW.terms);
+    INSERT INTO ltm_postings (ns, term, doc, tf, doc_len) SELECT NEW.ns, key, NEW.id, value, NEW.doc_len FROM json_each(NEW.terms);
   END`,
   `INSERT INTO ltm_schema (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING`,
 ]

@@ -12,10 +12,10 @@ const enum Role {
 }
 
 /**
- * Ranked search in one statement. Each query term is a range of indexed terms ([term, term] exact,
- * [prefix, next) for `prefix*`, both scanned as an inclusive index range); a document's hits per query term are summed (as FTS5 does for a
- * prefix phrase), idf comes from the namespace's own document count, and the score is FTS5's bm25,
- * negated so higher is better. Metadata filters and expiry apply before ORDER BY ... LIMIT.
+ * Ranked search in one statement. An exact query term is one index lookup; `prefix*` is the range
+ * [prefix, next) and a document's hits across it are summed (as FTS5 does for a prefix phrase);
+ * idf comes from the namespace's own document count, and the score is FTS5's bm25, negated so
+ * higher is better. Metadata filters and expiry apply before ORDER BY ... LIMIT.
  */
 export function searchStatement(request: SearchRequest): SqlStatement {
   const { namespace, query, filter, limit, now } = request
@@ -46,18 +46,22 @@ export function searchStatement(request: SearchRequest): SqlStatement {
              FROM ltm_namespaces WHERE name = ?),
       q AS (SELECT CAST(key AS INTEGER) AS qi, json_extract(value, '$[0]') AS lo, json_extract(value, '$[1]') AS hi,
                    json_extract(value, '$[2]') AS role, json_extract(value, '$[3]') AS is_prefix FROM json_each(?)),
-      hits AS (SELECT q.qi AS qi, q.role AS role, p.doc AS doc, SUM(p.tf) AS tf
-               FROM q CROSS JOIN st CROSS JOIN ltm_postings p
-               ON p.ns = st.ns AND p.term >= q.lo AND p.term <= q.hi AND (q.is_prefix = 0 OR p.term < q.hi)
+      hits AS (SELECT q.qi AS qi, q.role AS role, p.doc AS doc, p.tf AS tf, p.doc_len AS doc_len
+               FROM q CROSS JOIN st CROSS JOIN ltm_postings p ON p.ns = st.ns AND p.term = q.lo
+               WHERE q.is_prefix = 0
+               UNION ALL
+               SELECT q.qi, q.role, p.doc, SUM(p.tf), p.doc_len
+               FROM q CROSS JOIN st CROSS JOIN ltm_postings p ON p.ns = st.ns AND p.term >= q.lo AND p.term < q.hi
+               WHERE q.is_prefix = 1
                GROUP BY q.qi, p.doc),
       i AS (SELECT hits.qi AS qi, ln((st.n - COUNT(*) + 0.5) / (COUNT(*) + 0.5)) AS raw_idf FROM hits CROSS JOIN st GROUP BY hits.qi),
       scored AS (SELECT h.doc AS doc,
                    SUM(CASE WHEN h.role = ${Role.Excluded} THEN 0 ELSE
-                     ${idf} * (h.tf * ${BM25_K1 + 1}) / (h.tf + ${BM25_K1} * (${1 - BM25_B} + ${BM25_B} * d.doc_len / st.avgdl)) END) AS score,
+                     ${idf} * (h.tf * ${BM25_K1 + 1}) / (h.tf + ${BM25_K1} * (${1 - BM25_B} + ${BM25_B} * h.doc_len / st.avgdl)) END) AS score,
                    SUM(h.role = ${Role.Required}) AS required_hits,
                    SUM(h.role = ${Role.Excluded}) AS excluded_hits,
                    SUM(h.role <> ${Role.Excluded}) AS positive_hits
-                 FROM hits h JOIN i ON i.qi = h.qi CROSS JOIN st JOIN ltm_memories d ON d.id = h.doc
+                 FROM hits h JOIN i ON i.qi = h.qi CROSS JOIN st
                  GROUP BY h.doc)
     SELECT ${MEMORY_COLUMNS}, s.score AS score
     FROM scored s JOIN ltm_memories m ON m.id = s.doc
