@@ -270,7 +270,13 @@ export class MemoryHandle implements LTM {
         return { ...failure, error: `entry ${firstInvalid} (key ${JSON.stringify(entries[firstInvalid]?.key)}): ${failure.error}; nothing was written`, stored_count: 0, results }
       }
       const writes = prepared as PreparedWrite[]
-      const outcomes = writes.length === 0 ? [] : await this.#backend.write(writes, now)
+      let outcomes: WriteOutcome[]
+      try {
+        outcomes = writes.length === 0 ? [] : await this.#backend.write(writes, now)
+      } catch (error) {
+        const failure = toFailure(error, this.#backend.name)
+        return { ...failure, stored_count: 0, results: writes.map(() => failure) }
+      }
       const results = writes.map((write, i) => this.#storeResult(write, outcomes[i]!))
       return { success: true, stored_count: results.filter((r) => r.success && r.stored).length, results }
     }) as Promise<StoreBatchResult>
