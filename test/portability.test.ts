@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import initSqlJs from 'sql.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { MemoryHandle } from '../src/core/ltm.js'
-import type { LTM, SearchHit } from '../src/core/types.js'
+import type { JsonValue, LTM, SearchHit } from '../src/core/types.js'
 import { openSqlJsEngine, type InitSqlJs, type SqlJsExecutor } from '../src/engines/sqljs.js'
 import { createLTM } from '../src/index.node.js'
 import { SqlMemoryBackend, migrateSchema } from '../src/sql/sql-backend.js'
@@ -36,7 +36,7 @@ const corpus = [
   ['fact:zh', '我喜欢喝咖啡'],
   ['note:1', 'Meeting notes: coffee machine broken, tea is fine'],
   ['note:2', 'Cafeteria closes early on Friday'],
-] as const
+] satisfies [string, JsonValue][]
 
 async function scores(ltm: LTM, namespace = ''): Promise<Record<string, [string, number][]>> {
   const view = namespace ? ltm.namespace(namespace) : ltm

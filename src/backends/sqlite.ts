@@ -1,3 +1,4 @@
+import { LtmError } from '../core/errors.js'
 import type { BackendDefinition, BackendOptions } from '../core/registry.js'
 import { openNativeEngine, type NativeDriver } from '../engines/native.js'
 import { SqlMemoryBackend, migrateSchema } from '../sql/sql-backend.js'
@@ -18,6 +19,9 @@ export interface SqliteOptions extends BackendOptions {
 export const sqliteBackend: BackendDefinition<SqliteOptions> = {
   requiredOptions: [],
   async open(options) {
+    if (options.path !== undefined && typeof options.path !== 'string') throw new LtmError('invalid_argument', 'sqlite: path must be a string')
+    const busy = options.busyTimeoutMs
+    if (busy !== undefined && (!Number.isSafeInteger(busy) || busy < 0)) throw new LtmError('invalid_argument', `sqlite: busyTimeoutMs must be a whole number of milliseconds, got ${JSON.stringify(busy)}`)
     const executor = await openNativeEngine({
       path: options.path ?? DEFAULT_SQLITE_PATH,
       driver: options.driver ?? 'better-sqlite3',

@@ -52,7 +52,8 @@ function check(value: unknown, path: string, ancestors: Set<object>): JsonValue 
     for (const key of Object.keys(object)) {
       const item = (object as Record<string, unknown>)[key]
       if (item === undefined) continue
-      out[key] = check(item, `${path}.${key}`, ancestors)
+      // defineProperty keeps an own "__proto__" key (from JSON.parse) as data instead of a prototype.
+      Object.defineProperty(out, key, { value: check(item, `${path}.${key}`, ancestors), enumerable: true, writable: true, configurable: true })
     }
     return out
   } finally {

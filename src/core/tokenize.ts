@@ -20,7 +20,10 @@ export function normalizeTerm(word: string): string {
   if (NEEDS_FOLDING.test(term)) {
     term = term.normalize('NFKD').replace(ACCENTS, '').replace(LIGATURE_PATTERN, (c) => LIGATURES[c] ?? c).normalize('NFC')
   }
-  return term.length > MAX_TOKEN_LENGTH ? term.slice(0, MAX_TOKEN_LENGTH) : term
+  if (term.length <= MAX_TOKEN_LENGTH) return term
+  // Never cut between the two halves of a surrogate pair.
+  const cut = /[\ud800-\udbff]/.test(term[MAX_TOKEN_LENGTH - 1]!) ? MAX_TOKEN_LENGTH - 1 : MAX_TOKEN_LENGTH
+  return term.slice(0, cut)
 }
 
 /** The terms of `text`, in order, duplicates kept. */
@@ -86,30 +89,32 @@ export function parseQuery(text: string, options: { syntax?: 'safe' | 'raw'; mat
   const raw = options.syntax === 'raw'
   const terms: QueryTerm[] = []
   const seen = new Map<string, QueryTerm>()
-  let previous = ''
+  let operator = ''
+  // An operator counts only at the start of a word: `e-mail` and `a+b` are plain words.
+  let atBoundary = true
   let pending: QueryTerm | undefined
   for (const { segment, isWordLike } of segmenter.segment(text)) {
     if (isWordLike) {
       const term = normalizeTerm(segment)
       pending = undefined
       if (term) {
-        const operator = raw && (previous === '+' || previous === '-') ? previous : ''
-        const candidate: QueryTerm = { term, prefix: false, required: operator === '+', excluded: operator === '-' }
         const key = `${term}\u0000${operator}`
         const existing = seen.get(key)
         if (existing) pending = existing
         else {
+          const candidate: QueryTerm = { term, prefix: false, required: operator === '+', excluded: operator === '-' }
           seen.set(key, candidate)
           terms.push(candidate)
           pending = candidate
         }
       }
-      previous = ''
+      operator = ''
+      atBoundary = false
     } else {
       if (segment === '*' && pending) pending.prefix = true
       pending = undefined
-      // An operator counts only at the start of a word: `e-mail` is two words, not an exclusion.
-      previous = (segment === '+' || segment === '-') && (previous === '' || previous === ' ') ? segment : segment.trim() === '' ? ' ' : segment
+      operator = raw && atBoundary && (segment === '+' || segment === '-') ? segment : ''
+      atBoundary = segment.trim() === ''
     }
   }
   return { terms, matchAll: options.matchAll === true }

@@ -18,15 +18,26 @@ export function resolveExpiry(options: StoreOptions | undefined, metadata: Metad
   }
   const cacheExpiry = metadata[CACHE_EXPIRES_AT]
   if (cacheExpiry !== undefined && cacheExpiry !== null) {
-    const at = typeof cacheExpiry === 'number' ? parseInstant(cacheExpiry * 1000, CACHE_EXPIRES_AT) : parseInstant(cacheExpiry as string, CACHE_EXPIRES_AT)
-    return { expiresAt: at, explicit: false }
+    if (typeof cacheExpiry === 'number') {
+      if (!Number.isFinite(cacheExpiry)) throw invalidInput(`${CACHE_EXPIRES_AT} must be an ISO-8601 string or Unix seconds`)
+      return { expiresAt: Math.round(cacheExpiry * 1000), explicit: false }
+    }
+    return { expiresAt: parseInstant(cacheExpiry, CACHE_EXPIRES_AT), explicit: false }
   }
   return { expiresAt: null, explicit: false }
 }
 
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/
+
+/** A Date or an ISO-8601 string; a date-time without a zone is read as UTC (as Python's naive utcnow() means it). */
 function parseInstant(input: unknown, name: string): number {
-  const ms = input instanceof Date ? input.getTime() : typeof input === 'string' ? Date.parse(input) : typeof input === 'number' ? input : Number.NaN
-  if (!Number.isFinite(ms)) throw invalidInput(`${name} must be a Date or an ISO-8601 date string, got ${JSON.stringify(String(input))}`)
+  let ms = Number.NaN
+  if (input instanceof Date) ms = input.getTime()
+  else if (typeof input === 'string') {
+    const match = ISO_DATE.exec(input.trim())
+    if (match) ms = Date.parse(match[1] === undefined && input.includes(':') ? `${input.trim().replace(' ', 'T')}Z` : input.trim().replace(' ', 'T'))
+  }
+  if (!Number.isFinite(ms)) throw invalidInput(`${name} must be a Date or an ISO-8601 date string like 2026-12-01T12:00:00Z, got ${JSON.stringify(String(input))}`)
   return ms
 }
 

@@ -1,4 +1,3 @@
-import { invalidInput } from '../core/errors.js'
 import { canonicalJson } from '../core/json.js'
 import type { FilterCondition } from '../core/filter.js'
 import type { JsonValue } from '../core/types.js'
@@ -13,11 +12,9 @@ export function compileFilter(conditions: FilterCondition[], alias: string, args
   return conditions.map((condition) => `(${compileCondition(condition, `${alias}.metadata`, args)})`).join(' AND ')
 }
 
+/** SQLite reads a quoted path label with JSON string escapes, so any key (quotes, backslashes) is safe. */
 function jsonPath(path: string[]): string {
-  for (const segment of path) {
-    if (segment.includes('"')) throw invalidInput(`metadataFilter path segment ${JSON.stringify(segment)} may not contain a double quote`)
-  }
-  return '$' + path.map((segment) => `."${segment}"`).join('')
+  return '$' + path.map((segment) => `.${JSON.stringify(segment)}`).join('')
 }
 
 function compileCondition(condition: FilterCondition, column: string, args: SqlValue[]): string {
