@@ -28,7 +28,7 @@ export function printJson(out: Output, value: unknown): void {
 }
 
 /** Prints a failure result: `error: <message> (<error_type>)` on stderr, and the result on stdout with --json. */
-export function printFailure(out: Output, failure: Failure & Record<string, unknown>): number {
+export function printFailure<F extends Failure>(out: Output, failure: F): number {
   if (out.json) printJson(out, failure)
   println(out.stderr, `error: ${failure.error} (${failure.error_type})`)
   return EXIT.failure
@@ -62,18 +62,23 @@ export function fields(entries: [string, string][]): string[] {
   return entries.map(([label, value]) => `${`${label}:`.padEnd(width)} ${value}`)
 }
 
-/** Progress on stderr, only when it is a terminal: `\r[#####     ] 1234/5000`. */
-export function progress(out: Output, done: number, total: number | null): void {
-  if (!out.stderr.isTTY) return
-  if (total === null || total === 0) {
-    out.stderr.write(`\r${done} lines`)
-    return
-  }
+/** A progress bar on stderr, drawn only when stderr is a terminal: `\r[#####     ] 1234/5000`. */
+export function progressBar(out: Output, total: number | null): { update(done: number): void; end(): void } {
   const width = 20
-  const filled = Math.min(width, Math.round((done / total) * width))
-  out.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`)
-}
-
-export function endProgress(out: Output): void {
-  if (out.stderr.isTTY) out.stderr.write('\n')
+  let drawn = -1
+  return {
+    update(done) {
+      if (!out.stderr.isTTY || done === drawn) return
+      drawn = done
+      if (total === null || total === 0) out.stderr.write(`\r${done} lines`)
+      else {
+        const filled = Math.min(width, Math.round((done / total) * width))
+        out.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`)
+      }
+    },
+    end() {
+      if (drawn >= 0) out.stderr.write('\n')
+      drawn = -1
+    },
+  }
 }

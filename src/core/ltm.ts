@@ -24,6 +24,7 @@ import type {
   SearchHit,
   SearchOptions,
   SearchResult,
+  StatsResult,
   StoreBatchResult,
   StoreOptions,
   StoreResult,
@@ -290,9 +291,11 @@ export class MemoryHandle implements LTM {
       const entries: Record<string, RetrieveResult> = {}
       let found_count = 0
       for (const key of checked) {
+        if (Object.hasOwn(entries, key)) continue
         const result = this.#retrieveResult<JsonValue>(key, rows.get(key))
-        if (result.success && result.found && !(key in entries)) found_count++
-        entries[key] = result
+        if (result.success && result.found) found_count++
+        // defineProperty: keys such as "__proto__" are data here, not the prototype.
+        Object.defineProperty(entries, key, { value: result, enumerable: true, writable: true, configurable: true })
       }
       return { success: true, entries, found_count }
     })
@@ -307,16 +310,22 @@ export class MemoryHandle implements LTM {
     try {
       const value = await this.#backend.transaction(async (scoped) => {
         const handle = new MemoryHandle(this.#shared, this.namespaceName, { transactionBackend: scoped, isView: true })
-        const tx: LtmTransaction = {
-          store: (key, value, metadata, options) => handle.store(key, value, metadata, options),
-          retrieve: (key, defaultValue) => handle.retrieve(key, defaultValue),
-          delete: (key) => handle.delete(key),
-          search: (query, filter, limit, options) => handle.search(query, filter, limit, options),
-          rollback: () => {
-            rolledBack = true
-            throw ROLLBACK
-          },
+        const rollback = (): never => {
+          rolledBack = true
+          throw ROLLBACK
         }
+        const txView = (view: LTM): LtmTransaction => ({
+          namespaceName: view.namespaceName,
+          store: (key, value, metadata, options) => view.store(key, value, metadata, options),
+          retrieve: (key, defaultValue) => view.retrieve(key, defaultValue),
+          delete: (key) => view.delete(key),
+          search: (query, filter, limit, options) => view.search(query, filter, limit, options),
+          storeBatch: (entries) => view.storeBatch(entries),
+          retrieveBatch: (keys) => view.retrieveBatch(keys),
+          namespace: (name) => txView(view.namespace(name)),
+          rollback,
+        })
+        const tx = txView(handle)
         const result = await fn(tx)
         if (rolledBack) throw ROLLBACK // the caller caught the rollback signal: still roll back
         return result
@@ -354,10 +363,12 @@ export class MemoryHandle implements LTM {
     }
   }
 
-  async stats(): Promise<LtmStats> {
-    this.#assertOpen()
-    const extra = (await this.#backend.stats?.()) ?? {}
-    return { ...extra, backend: this.#backend.name, namespace: this.namespaceName, operations: { ...this.#shared.operations } }
+  stats(): Promise<StatsResult> {
+    return this.#operation('stats', async () => {
+      const extra = (await this.#backend.stats?.()) ?? {}
+      const stats: LtmStats = { ...extra, backend: this.#backend.name, namespace: this.namespaceName, operations: { ...this.#shared.operations } }
+      return { success: true as const, ...stats }
+    })
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,29 @@ const LIGATURES: Record<string, string> = { ß: 'ss', æ: 'ae', œ: 'oe', ø: 'o
 const LIGATURE_PATTERN = /[ßæœøłđþı]/g
 const NEEDS_FOLDING = /[^\x00-\x7f]/
 
+// V8's Intl.Segmenter iterates in time quadratic in the string's length (1 MB of text takes minutes),
+// so long text is segmented in chunks that end at white space, where a word boundary always is.
+const CHUNK = 512
+const WHITESPACE_LOOKBACK = 128
+
+function* segmentsOf(text: string): Generator<Intl.SegmentData> {
+  if (text.length <= CHUNK) {
+    yield* segmenter.segment(text)
+    return
+  }
+  let start = 0
+  while (start < text.length) {
+    let end = Math.min(start + CHUNK, text.length)
+    if (end < text.length) {
+      const space = text.slice(end - WHITESPACE_LOOKBACK, end).search(/\s(?=\S*$)/)
+      if (space >= 0) end = end - WHITESPACE_LOOKBACK + space + 1
+      else if (/[\ud800-\udbff]/.test(text[end - 1]!)) end-- // a run without spaces (CJK): cut, but not inside a surrogate pair
+    }
+    yield* segmenter.segment(text.slice(start, end))
+    start = end
+  }
+}
+
 export function normalizeTerm(word: string): string {
   let term = word.toLowerCase()
   if (NEEDS_FOLDING.test(term)) {
@@ -29,7 +52,7 @@ export function normalizeTerm(word: string): string {
 /** The terms of `text`, in order, duplicates kept. */
 export function tokenize(text: string): string[] {
   const terms: string[] = []
-  for (const segment of segmenter.segment(text)) {
+  for (const segment of segmentsOf(text)) {
     if (!segment.isWordLike) continue
     const term = normalizeTerm(segment.segment)
     if (term) terms.push(term)
@@ -93,7 +116,7 @@ export function parseQuery(text: string, options: { syntax?: 'safe' | 'raw'; mat
   // An operator counts only at the start of a word: `e-mail` and `a+b` are plain words.
   let atBoundary = true
   let pending: QueryTerm | undefined
-  for (const { segment, isWordLike } of segmenter.segment(text)) {
+  for (const { segment, isWordLike } of segmentsOf(text)) {
     if (isWordLike) {
       const term = normalizeTerm(segment)
       pending = undefined

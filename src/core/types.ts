@@ -165,15 +165,24 @@ export interface LTM {
   iterateAll(options?: IterateOptions): AsyncIterableIterator<MemoryRecord>
   /** A view of a child namespace: `ltm.namespace('a').namespace('b')` is `a/b`. */
   namespace(name: string): LTM
-  stats(): Promise<LtmStats>
+  /** Operation counts and backend counters (requests, bytes, database size); a failure result if the backend is unusable. */
+  stats(): Promise<StatsResult>
   close(): Promise<void>
 }
 
+export type StatsResult = ({ success: true } & LtmStats) | Failure
+
+/** What a transaction function receives: reads see the transaction's own writes. */
 export interface LtmTransaction {
+  readonly namespaceName: string
   store(key: string, value: JsonValue, metadata?: Metadata | null, options?: StoreOptions): Promise<StoreResult>
   retrieve<T = JsonValue>(key: string, defaultValue?: T): Promise<RetrieveResult<T>>
   delete(key: string): Promise<DeleteResult>
   search(query?: string | null, metadataFilter?: MetadataFilter | null, limit?: number, options?: SearchOptions): Promise<SearchResult>
+  storeBatch(entries: BatchEntry[]): Promise<StoreBatchResult>
+  retrieveBatch(keys: string[]): Promise<RetrieveBatchResult>
+  /** The same transaction seen from a child namespace, so one transaction can span namespaces. */
+  namespace(name: string): LtmTransaction
   /** Discards every write of this transaction; the transaction result is `rolled_back: true`. */
   rollback(): never
 }

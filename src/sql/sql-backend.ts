@@ -62,7 +62,8 @@ export class SqlMemoryBackend implements MemoryBackend {
       const beforeExpiry = before?.expires_at === null || before?.expires_at === undefined ? null : Number(before.expires_at)
       const live = before !== undefined && (beforeExpiry === null || beforeExpiry > now)
       if (!live) return { status: 'created', expiresAt: entry.expiresAt }
-      const same = !entry.explicitExpiry && before.content_hash === entry.contentHash && before.metadata === entry.metadataJson
+      const sameExpiry = !entry.explicitExpiry || beforeExpiry === entry.expiresAt
+      const same = sameExpiry && before.content_hash === entry.contentHash && before.metadata === entry.metadataJson
       return same ? { status: 'unchanged', expiresAt: beforeExpiry } : { status: 'updated', expiresAt: entry.expiresAt }
     })
   }

@@ -22,7 +22,7 @@ export function readBeforeWrite(write: PreparedWrite): SqlStatement {
 
 /**
  * Insert or update. The WHERE clause skips the write for an identical live memory (same value hash,
- * same metadata, no new expiry); an expired row is replaced as if new. Postings and statistics follow
+ * same metadata, and no expiry asked for or the same one); an expired row is replaced as if new. Postings and statistics follow
  * through the schema's triggers.
  */
 export function upsertMemory(write: PreparedWrite, now: number): SqlStatement {
@@ -33,11 +33,12 @@ export function upsertMemory(write: PreparedWrite, now: number): SqlStatement {
         value = excluded.value, metadata = excluded.metadata, content_hash = excluded.content_hash,
         terms = excluded.terms, doc_len = excluded.doc_len, updated_at = excluded.updated_at, expires_at = excluded.expires_at,
         created_at = CASE WHEN ltm_memories.expires_at IS NOT NULL AND ltm_memories.expires_at <= ? THEN excluded.created_at ELSE ltm_memories.created_at END
-      WHERE ? OR ltm_memories.content_hash <> excluded.content_hash OR ltm_memories.metadata <> excluded.metadata
-        OR (ltm_memories.expires_at IS NOT NULL AND ltm_memories.expires_at <= ?)`,
+      WHERE ltm_memories.content_hash <> excluded.content_hash OR ltm_memories.metadata <> excluded.metadata
+        OR (ltm_memories.expires_at IS NOT NULL AND ltm_memories.expires_at <= ?)
+        OR (? AND ltm_memories.expires_at IS NOT excluded.expires_at)`,
     args: [
       write.namespace, write.key, write.valueJson, write.metadataJson, write.contentHash, write.termsJson, write.length,
-      now, now, write.expiresAt, now, write.explicitExpiry ? 1 : 0, now,
+      now, now, write.expiresAt, now, now, write.explicitExpiry ? 1 : 0,
     ],
   }
 }
