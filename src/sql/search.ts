@@ -36,37 +36,43 @@ export function searchStatement(request: SearchRequest): SqlStatement {
     return t.prefix ? [t.term, prefixUpperBound(t.term), role, 1] : [t.term, t.term, role, 0]
   })
   const required = terms.filter((t) => t[2] === Role.Required).length
-  const idf = `(CASE WHEN i.raw_idf <= 0 THEN ${BM25_MIN_IDF} ELSE i.raw_idf END)`
-  args.push(namespace, JSON.stringify(terms), now)
+  const idf = `(CASE WHEN t.raw_idf <= 0 THEN ${BM25_MIN_IDF} ELSE t.raw_idf END)`
+  args.push(namespace, JSON.stringify(terms), required, now)
   const where = compileFilter(filter, 'm', args)
-  args.push(required, limit)
+  args.push(limit)
+  const contribution = `h.idf * (h.tf * ${BM25_K1 + 1}) / (h.tf + ${BM25_K1} * (${1 - BM25_B} + ${BM25_B} * h.doc_len / st.avgdl))`
+  // MATERIALIZED keeps each term's document frequency computed once, not once per posting; the
+  // scored rows come out best first and memory rows are read lazily until LIMIT rows pass the filters.
   return {
     sql: `WITH
-      st AS (SELECT id AS ns, doc_count AS n, CASE WHEN doc_count > 0 THEN CAST(token_count AS REAL) / doc_count ELSE 1.0 END AS avgdl
+      st AS MATERIALIZED (SELECT id AS ns, doc_count AS n, CASE WHEN doc_count > 0 THEN CAST(token_count AS REAL) / doc_count ELSE 1.0 END AS avgdl
              FROM ltm_namespaces WHERE name = ?),
-      q AS (SELECT CAST(key AS INTEGER) AS qi, json_extract(value, '$[0]') AS lo, json_extract(value, '$[1]') AS hi,
+      q AS MATERIALIZED (SELECT CAST(key AS INTEGER) AS qi, json_extract(value, '$[0]') AS lo, json_extract(value, '$[1]') AS hi,
                    json_extract(value, '$[2]') AS role, json_extract(value, '$[3]') AS is_prefix FROM json_each(?)),
-      hits AS (SELECT q.qi AS qi, q.role AS role, p.doc AS doc, p.tf AS tf, p.doc_len AS doc_len
-               FROM q CROSS JOIN st CROSS JOIN ltm_postings p ON p.ns = st.ns AND p.term = q.lo
-               WHERE q.is_prefix = 0
+      df AS MATERIALIZED (SELECT q.qi AS qi, q.lo AS lo, q.hi AS hi, q.role AS role, q.is_prefix AS is_prefix,
+                   CASE WHEN q.is_prefix = 0 THEN (SELECT count(*) FROM ltm_postings c WHERE c.ns = st.ns AND c.term = q.lo)
+                        ELSE (SELECT count(DISTINCT c.doc) FROM ltm_postings c WHERE c.ns = st.ns AND c.term >= q.lo AND c.term < q.hi) END AS n
+                 FROM q CROSS JOIN st),
+      t AS MATERIALIZED (SELECT df.qi AS qi, df.lo AS lo, df.hi AS hi, df.role AS role, df.is_prefix AS is_prefix,
+                   ln((st.n - df.n + 0.5) / (df.n + 0.5)) AS raw_idf FROM df CROSS JOIN st WHERE df.n > 0),
+      hits AS (SELECT t.role AS role, ${idf} AS idf, p.doc AS doc, p.tf AS tf, p.doc_len AS doc_len
+               FROM t CROSS JOIN st CROSS JOIN ltm_postings p ON p.ns = st.ns AND p.term = t.lo
+               WHERE t.is_prefix = 0
                UNION ALL
-               SELECT q.qi, q.role, p.doc, SUM(p.tf), p.doc_len
-               FROM q CROSS JOIN st CROSS JOIN ltm_postings p ON p.ns = st.ns AND p.term >= q.lo AND p.term < q.hi
-               WHERE q.is_prefix = 1
-               GROUP BY q.qi, p.doc),
-      i AS (SELECT hits.qi AS qi, ln((st.n - COUNT(*) + 0.5) / (COUNT(*) + 0.5)) AS raw_idf FROM hits CROSS JOIN st GROUP BY hits.qi),
+               SELECT t.role, ${idf}, p.doc, SUM(p.tf), p.doc_len
+               FROM t CROSS JOIN st CROSS JOIN ltm_postings p ON p.ns = st.ns AND p.term >= t.lo AND p.term < t.hi
+               WHERE t.is_prefix = 1
+               GROUP BY t.qi, p.doc),
       scored AS (SELECT h.doc AS doc,
-                   SUM(CASE WHEN h.role = ${Role.Excluded} THEN 0 ELSE
-                     ${idf} * (h.tf * ${BM25_K1 + 1}) / (h.tf + ${BM25_K1} * (${1 - BM25_B} + ${BM25_B} * h.doc_len / st.avgdl)) END) AS score,
-                   SUM(h.role = ${Role.Required}) AS required_hits,
-                   SUM(h.role = ${Role.Excluded}) AS excluded_hits,
-                   SUM(h.role <> ${Role.Excluded}) AS positive_hits
-                 FROM hits h JOIN i ON i.qi = h.qi CROSS JOIN st
-                 GROUP BY h.doc)
+                   SUM(CASE WHEN h.role = ${Role.Excluded} THEN 0 ELSE ${contribution} END) AS score
+                 FROM hits h CROSS JOIN st
+                 GROUP BY h.doc
+                 HAVING SUM(h.role = ${Role.Excluded}) = 0 AND SUM(h.role <> ${Role.Excluded}) > 0 AND SUM(h.role = ${Role.Required}) = ?
+                 ORDER BY score DESC, doc DESC)
     SELECT ${MEMORY_COLUMNS}, s.score AS score
     FROM scored s JOIN ltm_memories m ON m.id = s.doc
-    WHERE ${LIVE} AND ${where} AND s.excluded_hits = 0 AND s.positive_hits > 0 AND s.required_hits = ?
-    ORDER BY s.score DESC, m.id DESC LIMIT ?`,
+    WHERE ${LIVE} AND ${where}
+    ORDER BY s.score DESC, s.doc DESC LIMIT ?`,
     args,
   }
 }
