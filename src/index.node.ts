@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { useSha256 } from './core/hash.js'
 import { openMemory, registerBackend } from './core/registry.js'
 import type { LTM } from './core/types.js'
 import type { SqliteOptions } from './backends/sqlite.js'
@@ -5,6 +7,7 @@ import type { SqliteOptions } from './backends/sqlite.js'
 export * from './index.core.js'
 export type { SqliteOptions }
 
+useSha256((text) => `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`)
 registerBackend('sqlite', async () => (await import('./backends/sqlite.js')).sqliteBackend as never)
 
 /** Options for every backend this build registers. */

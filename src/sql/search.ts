@@ -3,7 +3,7 @@ import type { SearchRequest } from '../core/backend.js'
 import { prefixUpperBound } from '../core/tokenize.js'
 import type { SqlStatement, SqlValue } from '../engines/types.js'
 import { compileFilter } from './filter.js'
-import { LIVE, MEMORY_COLUMNS, NAMESPACE_ID } from './statements.js'
+import { LIVE, MEMORY_COLUMNS, NAMESPACE_ID, sqlLimit } from './statements.js'
 
 const enum Role {
   Optional = 0,
@@ -23,10 +23,9 @@ export function searchStatement(request: SearchRequest): SqlStatement {
   if (!query) {
     args.push(namespace, now)
     const where = compileFilter(filter, 'm', args)
-    args.push(limit)
     return {
       sql: `SELECT ${MEMORY_COLUMNS}, 0 AS score FROM ltm_memories m
-        WHERE m.ns = ${NAMESPACE_ID} AND ${LIVE} AND ${where} ORDER BY m.updated_at DESC, m.id DESC LIMIT ?`,
+        WHERE m.ns = ${NAMESPACE_ID} AND ${LIVE} AND ${where} ORDER BY m.updated_at DESC, m.id DESC LIMIT ${sqlLimit(limit)}`,
       args,
     }
   }
@@ -39,7 +38,6 @@ export function searchStatement(request: SearchRequest): SqlStatement {
   const idf = `(CASE WHEN t.raw_idf <= 0 THEN ${BM25_MIN_IDF} ELSE t.raw_idf END)`
   args.push(namespace, JSON.stringify(terms), required, now)
   const where = compileFilter(filter, 'm', args)
-  args.push(limit)
   const contribution = `h.idf * (h.tf * ${BM25_K1 + 1}) / (h.tf + ${BM25_K1} * (${1 - BM25_B} + ${BM25_B} * h.doc_len / st.avgdl))`
   // MATERIALIZED keeps each term's document frequency computed once, not once per posting; the
   // scored rows come out best first and memory rows are read lazily until LIMIT rows pass the filters.
@@ -72,7 +70,7 @@ export function searchStatement(request: SearchRequest): SqlStatement {
     SELECT ${MEMORY_COLUMNS}, s.score AS score
     FROM scored s JOIN ltm_memories m ON m.id = s.doc
     WHERE ${LIVE} AND ${where}
-    ORDER BY s.score DESC, s.doc DESC LIMIT ?`,
+    ORDER BY s.score DESC, s.doc DESC LIMIT ${sqlLimit(limit)}`,
     args,
   }
 }

@@ -38,3 +38,22 @@ describe('sha256Hex', () => {
     expect(await sha256Hex('é')).toBe('sha256:' + createHash('sha256').update(Buffer.from([0xc3, 0xa9])).digest('hex'))
   })
 })
+
+describe('the Node digest equals Web Crypto byte for byte', () => {
+  it('agrees on random strings, unicode and lone surrogates', async () => {
+    const { createHash } = await import('node:crypto')
+    const { webCryptoSha256 } = await import('../../src/core/hash.js')
+    const node = (text: string): string => `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`
+    const samples = ['', 'a', 'Café 你好 😀', '\ud800', 'x\udc00y', '\u0000', 'é'.repeat(10000)]
+    let seed = 3
+    for (let i = 0; i < 300; i++) {
+      let text = ''
+      for (let j = 0; j < i % 40; j++) {
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        text += String.fromCharCode(seed % 0xffff)
+      }
+      samples.push(text)
+    }
+    for (const text of samples) expect(node(text), JSON.stringify(text)).toBe(await webCryptoSha256(text))
+  })
+})
