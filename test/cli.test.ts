@@ -187,10 +187,9 @@ describe.concurrent('export and import', { timeout: 120_000 }, () => {
     const comparable = ({ created_at: _c, updated_at: _u, ...rest }: Record<string, unknown>) => rest
     expect(after.map(comparable)).toEqual(before.map(comparable))
 
-    // Importing again changes nothing, but the two records with an expiry count as stored: an
-    // explicit expiresAt always rewrites (the SDK only deduplicates stores without an explicit expiry).
+    // Importing again writes nothing: the same value, metadata and expiry deduplicate.
     const again = json(await cli(['--db', target, 'import', file, '--json']))
-    expect(again).toEqual({ success: true, imported_count: 4, stored_count: 2, unchanged_count: 2 })
+    expect(again).toEqual({ success: true, imported_count: 4, stored_count: 0, unchanged_count: 4 })
     expect((await cli(['--db', target, 'export'])).stdout.split('\n').map((l) => l && comparable(JSON.parse(l)))).toEqual(
       toStdout.stdout.split('\n').map((l) => l && comparable(JSON.parse(l))),
     )
