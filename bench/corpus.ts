@@ -5,17 +5,8 @@
  */
 import type { BatchEntry, JsonValue, Metadata, MetadataFilter } from '../src/core/types.js'
 
-/** mulberry32: small, fast, good enough for benchmark data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { prng } from '../test/support/prng.js'
+import { prng } from '../test/support/prng.js'
 
 // Ranked by intended frequency: function words first, then the content words agents write about.
 const COMMON = `the to and a of in is for that on with user it at be this as was by from has prefers

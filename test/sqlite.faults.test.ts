@@ -60,6 +60,7 @@ describe('sqlite faults give typed results and lose nothing', () => {
     expect(result).toMatchObject({ success: false, error_type: 'backend_error' })
     expect(result.success === false && result.error).toMatch(/not a SQLite database|not a database/)
     expect(await ltm.search('x')).toMatchObject({ success: false, error_type: 'backend_error' })
+    expect(await ltm.stats()).toMatchObject({ success: false, error_type: 'backend_error' })
     await ltm.close()
   })
 

@@ -39,7 +39,7 @@ function failedBackend(name: string, failure: LtmFailure): MemoryBackend {
   const fail = async (): Promise<never> => {
     throw failure
   }
-  return { name, write: fail, read: fail, remove: fail, search: fail, cleanupExpired: fail, page: fail, transaction: fail, close: async () => {} }
+  return { name, write: fail, read: fail, remove: fail, search: fail, cleanupExpired: fail, page: fail, transaction: fail, stats: fail, close: async () => {} }
 }
 
 /**

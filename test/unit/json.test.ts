@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { LtmFailure } from '../../src/core/errors.js'
 import { assertJson, canonicalJson, utf8Length } from '../../src/core/json.js'
 import type { JsonValue } from '../../src/core/types.js'
+import { prng as rng } from '../support/prng.js'
 
 /** Runs `fn`, expects an LtmFailure invalid_input, returns its message. */
 function invalid(fn: () => unknown): string {
@@ -167,16 +168,6 @@ function referenceCanonical(value: JsonValue): string {
   return JSON.stringify(value)
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const KEY_POOL = ['a', 'b', 'B', 'aa', 'a b', '', '0', '1', '10', '2', 'é', 'e\u0301', 'z', 'Z', '😀', '\uffff', '\u00ff', '$x', 'key"q', 'k\\b', 'line\n']
 const STRING_POOL = ['', 'text', 'café', '咖啡', '😀', '"quoted"', 'back\\slash', '\u2028\u2029', '\u0000\u001f', 'tab\t', 'ﬁ']

@@ -1,6 +1,7 @@
 // tokenize() skips Intl.Segmenter for plain ASCII words; it must give exactly the segmenter's terms.
 import { describe, expect, it } from 'vitest'
 import { normalizeTerm, tokenize } from '../../src/core/tokenize.js'
+import { prng } from '../support/prng.js'
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'word' })
 const reference = (text: string): string[] =>
@@ -14,15 +15,6 @@ const PIECES = [
 ]
 const SEPARATORS = [' ', '  ', '\n', '\t', ' \n ', ', ', '. ', '']
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('tokenize fast path', () => {
   it('gives exactly the segmenter terms on 5,000 random texts', () => {

@@ -9,6 +9,7 @@ import {
   tokenize,
   type QueryTerm,
 } from '../../src/core/tokenize.js'
+import { prng as rng } from '../support/prng.js'
 
 /** A query term with defaults, for exact comparisons. */
 function term(text: string, flags: Partial<Omit<QueryTerm, 'term'>> = {}): QueryTerm {
@@ -346,17 +347,6 @@ function codePoints(text: string): number[] {
   return Array.from(text, (c) => c.codePointAt(0)!)
 }
 
-/** mulberry32: a small seeded PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Code points from ranges that stress the boundaries: ASCII, 2/3/4-byte UTF-8, around surrogates and the top. */
 const RANGES: [number, number][] = [
