@@ -1,9 +1,14 @@
 // The browser/worker entry must bundle for the browser without any Node built-in, and stay small.
-import { readFileSync } from 'node:fs'
+// Checked twice: on the import graph of the source, and on the files tsup actually builds.
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { builtinModules } from 'node:module'
 import { build } from 'esbuild'
+import { build as tsupBuild, type Options } from 'tsup'
 import { describe, expect, it } from 'vitest'
+import tsupConfig from '../tsup.config.js'
 
 const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)])
 
@@ -50,6 +55,24 @@ describe('browser bundle', () => {
     const gzipped = gzipSync(code).length
     console.log(`browser core bundle: ${(code.length / 1024).toFixed(1)} kB minified, ${(gzipped / 1024).toFixed(1)} kB gzip (yaml is a lazily loaded chunk)`)
     expect(gzipped).toBeLessThan(20 * 1024)
+  })
+
+  it('the tsup-built browser bundle imports nothing but its own chunks and optional sql.js', async () => {
+    const configs = (Array.isArray(tsupConfig) ? tsupConfig : [tsupConfig]) as Options[]
+    const browser = configs.find((c) => c.platform === 'browser')!
+    const outDir = mkdtempSync(join(tmpdir(), 'ltm-browser-build-'))
+    await tsupBuild({ ...browser, outDir, dts: false, sourcemap: false, clean: false, silent: true })
+    const files = readdirSync(outDir).filter((f) => f.endsWith('.js'))
+    expect(files).toContain('index.browser.js')
+    const specifiers = new Set<string>()
+    for (const file of files) {
+      const code = readFileSync(join(outDir, file), 'utf8')
+      for (const match of code.matchAll(/(?:from\s*|import\s*\(\s*|require\s*\(\s*)["']([^"']+)["']/g)) specifiers.add(match[1]!)
+    }
+    const foreign = [...specifiers].filter((s) => !s.startsWith('./'))
+    // yaml is a dependency the bundler resolves; nothing may be a Node built-in or a native driver.
+    expect(foreign.filter((s) => NODE_BUILTINS.has(s) || s === 'better-sqlite3' || s === 'libsql')).toEqual([])
+    expect(foreign.sort()).toEqual(['sql.js', 'yaml'].filter((s) => foreign.includes(s)))
   })
 
   it('package.json routes browser and worker to the browser build, types first', () => {
