@@ -18,6 +18,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
+# The browser e2e suite (e2e/) runs in Debian's Chromium: Playwright's browser download is unreachable here.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test-all: installing chromium"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
 # Not `npm ci`: the registry reachable here serves only this platform's optional packages (rollup's
 # and esbuild's binaries for other systems answer 404), so the lockfile cannot list them and npm ci
 # refuses it. `npm install` installs the lockfile's versions all the same.

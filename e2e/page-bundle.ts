@@ -1,0 +1,88 @@
+/** Builds the e2e pages (e2e/*.page.ts) for the browser with esbuild, in memory. */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { basename, dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import { contentTypeOf, type StaticFile } from './server.js'
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const E2E_DIR = join(REPO_ROOT, 'e2e')
+export const BUILT_BROWSER_BUNDLE = join(REPO_ROOT, 'dist', 'index.browser.js')
+export const SHIPPED_WASM = join(REPO_ROOT, 'wasm', 'sql-wasm.wasm')
+
+export interface PageBundle {
+  /** URL path -> file, ready for startStaticServer: the PAGES, their scripts and /wasm/sql-wasm.wasm. */
+  files: Map<string, StaticFile>
+  /** Every source file esbuild put into the bundle, relative to the repo root. */
+  inputs: string[]
+}
+
+/** URL path of each page -> its entry point in e2e/. */
+export const PAGES = {
+  conformance: { path: '/', entry: 'conformance.page' },
+  shimSelftest: { path: '/shim-selftest.html', entry: 'shim-selftest.page' },
+} as const
+
+function pageHtml(title: string, script: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<link rel="icon" href="data:,">
+<title>${title}</title>
+<script type="module" src="/${script}.js"></script>
+</head>
+<body><p>${title}: results on window.__LTM_E2E__</p></body>
+</html>
+`
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs)
+  }
+  return newest
+}
+
+export async function buildPageBundle(): Promise<PageBundle> {
+  if (!existsSync(BUILT_BROWSER_BUNDLE)) {
+    throw new Error(`${relative(REPO_ROOT, BUILT_BROWSER_BUNDLE)} does not exist: run \`npm run build\` first (the e2e suite tests the built bundle)`)
+  }
+  const newestSource = newestMtime(join(REPO_ROOT, 'src'))
+  if (newestSource > statSync(BUILT_BROWSER_BUNDLE).mtimeMs) {
+    console.warn('e2e: src/ changed after dist/index.browser.js was built; this run tests the older build (run `npm run build`)')
+  }
+  const outdir = join(E2E_DIR, '.out') // nothing is written (write: false); only names the outputs
+  const result = await build({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: Object.values(PAGES).map(({ entry }) => ({ in: join(E2E_DIR, `${entry}.ts`), out: entry })),
+    outdir,
+    write: false,
+    bundle: true,
+    splitting: true, // keeps dist's lazy import of the sqlite backend a separate chunk, as an app bundler would
+    format: 'esm',
+    platform: 'browser',
+    // sql.js maps the "browser" condition to dist/sql-wasm-browser.js (no fs/path/crypto).
+    conditions: ['browser'],
+    mainFields: ['browser', 'module', 'main'],
+    target: 'es2022',
+    alias: { vitest: join(E2E_DIR, 'vitest-shim.ts') },
+    metafile: true,
+    logLevel: 'silent',
+  })
+  if (result.warnings.length > 0) {
+    console.warn(`e2e page bundle: ${result.warnings.length} esbuild warning(s):\n${result.warnings.map((w) => `  ${w.text} (${w.location?.file ?? '?'})`).join('\n')}`)
+  }
+  const files = new Map<string, StaticFile>()
+  for (const { path, entry } of Object.values(PAGES)) {
+    files.set(path, { body: pageHtml(`agent-ltm e2e: ${entry}`, entry), type: 'text/html; charset=utf-8' })
+  }
+  for (const output of result.outputFiles) {
+    const path = `/${relative(outdir, output.path).split('\\').join('/')}`
+    files.set(path, { body: output.contents, type: contentTypeOf(path) })
+  }
+  files.set(`/wasm/${basename(SHIPPED_WASM)}`, { body: readFileSync(SHIPPED_WASM), type: 'application/wasm' })
+  return { files, inputs: Object.keys(result.metafile.inputs) }
+}
