@@ -31,8 +31,9 @@ fi
 npm install --no-audit --no-fund
 node -e "require('better-sqlite3')" || { echo "test-all: better-sqlite3 did not build"; exit 1; }
 
-npm run typecheck
+# Build first: the e2e page imports the built browser bundle, so type-checking needs dist/.
 npm run build
+npm run typecheck
 
 mkdir -p .tmp
 status=0
