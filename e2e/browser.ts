@@ -37,9 +37,14 @@ export function assertChromiumInstalled(path: string = CHROMIUM_PATH): void {
   }
 }
 
-export async function launchChromium(): Promise<RunningBrowser> {
+/**
+ * Launches Chromium on a fresh temporary profile, or on `userDataDir` to come back to a profile
+ * (a browser restart); a given profile is left in place on close.
+ */
+export async function launchChromium(options: { userDataDir?: string } = {}): Promise<RunningBrowser> {
   assertChromiumInstalled()
-  const userDataDir = await mkdtemp(join(tmpdir(), 'agent-ltm-e2e-chromium-'))
+  const owned = options.userDataDir === undefined
+  const userDataDir = options.userDataDir ?? (await mkdtemp(join(tmpdir(), 'agent-ltm-e2e-chromium-')))
   let context: BrowserContext
   try {
     context = await chromium.launchPersistentContext(userDataDir, {
@@ -49,7 +54,7 @@ export async function launchChromium(): Promise<RunningBrowser> {
       timeout: 60_000,
     })
   } catch (error) {
-    await rm(userDataDir, { recursive: true, force: true })
+    if (owned) await rm(userDataDir, { recursive: true, force: true })
     throw error
   }
   return {
@@ -58,7 +63,7 @@ export async function launchChromium(): Promise<RunningBrowser> {
       try {
         await context.close()
       } finally {
-        await rm(userDataDir, { recursive: true, force: true })
+        if (owned) await rm(userDataDir, { recursive: true, force: true })
       }
     },
   }

@@ -1,6 +1,6 @@
 /**
  * Runs in Chromium: the shared conformance suite (test/conformance/suite.ts, unchanged) against the
- * BUILT browser bundle (dist/index.browser.js), backend sqlite with persist 'memory'.
+ * BUILT browser bundle (dist/index.browser.js), backend sqlite with persist 'memory' and 'indexeddb'.
  * Bundled by e2e/page-bundle.ts with 'vitest' aliased to e2e/vitest-shim.ts. Progress and results
  * are published on window.__LTM_E2E__ for the Node side (e2e/chromium.conformance.test.ts).
  */
@@ -11,6 +11,7 @@ import { countRegisteredTests, runCollected, type TestResult } from './vitest-sh
 /** Where e2e/server.ts serves the package's shipped wasm/sql-wasm.wasm. */
 export const WASM_URL = '/wasm/sql-wasm.wasm'
 export const SUITE_NAME = 'sqlite (built browser bundle in Chromium, sql.js in memory)'
+export const PERSISTENT_SUITE_NAME = 'sqlite (built browser bundle in Chromium, sql.js + IndexedDB)'
 
 export interface E2eState {
   phase: 'collecting' | 'running' | 'done' | 'crashed'
@@ -53,6 +54,20 @@ async function main(): Promise<void> {
   runConformance(
     SUITE_NAME,
     { open: (options) => createLTM({ backend: 'sqlite', persist: 'memory', wasmUrl: WASM_URL, ...options }) },
+    migrate,
+  )
+  // The same suite on IndexedDB persistence: each open() is a new store, reopen() reads the last one back.
+  let stores = 0
+  let lastName = ''
+  const run = `${Date.now()}`
+  const persistent = (name: string, options?: { now?: () => number }) =>
+    createLTM({ backend: 'sqlite', persist: 'indexeddb', name, wasmUrl: WASM_URL, ...options })
+  runConformance(
+    PERSISTENT_SUITE_NAME,
+    {
+      open: (options) => persistent((lastName = `conformance-${run}-${stores++}`), options),
+      reopen: (options) => persistent(lastName, options),
+    },
     migrate,
   )
   state.registered = countRegisteredTests()

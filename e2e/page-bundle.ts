@@ -21,6 +21,7 @@ export interface PageBundle {
 export const PAGES = {
   conformance: { path: '/', entry: 'conformance.page' },
   shimSelftest: { path: '/shim-selftest.html', entry: 'shim-selftest.page' },
+  sdk: { path: '/sdk.html', entry: 'sdk.page' },
 } as const
 
 function pageHtml(title: string, script: string): string {

@@ -70,9 +70,9 @@ describe('browser bundle', () => {
       for (const match of code.matchAll(/(?:from\s*|import\s*\(\s*|require\s*\(\s*)["']([^"']+)["']/g)) specifiers.add(match[1]!)
     }
     const foreign = [...specifiers].filter((s) => !s.startsWith('./'))
-    // yaml is a dependency the bundler resolves; nothing may be a Node built-in or a native driver.
+    // yaml and idb are dependencies the bundler resolves; nothing may be a Node built-in or a native driver.
     expect(foreign.filter((s) => NODE_BUILTINS.has(s) || s === 'better-sqlite3' || s === 'libsql')).toEqual([])
-    expect(foreign.sort()).toEqual(['sql.js', 'yaml'].filter((s) => foreign.includes(s)))
+    expect(foreign.sort()).toEqual(['idb', 'sql.js', 'yaml'].filter((s) => foreign.includes(s)))
   })
 
   it('package.json routes browser and worker to the browser build, types first', () => {

@@ -25,12 +25,16 @@ describe('shipped sql.js wasm', () => {
   })
 
   it('opens from the wasm bytes given as an option', async () => {
-    const ltm = await createLTM({ backend: 'sqlite', wasmBinary: new Uint8Array(readFileSync('wasm/sql-wasm.wasm')) })
+    const ltm = await createLTM({ backend: 'sqlite', persist: 'memory', wasmBinary: new Uint8Array(readFileSync('wasm/sql-wasm.wasm')) })
     expect(await ltm.store('k', 'from bytes')).toMatchObject({ success: true, stored: true })
     await ltm.close()
   })
 
   it('refuses persistence modes this version does not have, clearly', async () => {
     await expect(createLTM({ backend: 'sqlite', persist: 'opfs' as never })).rejects.toMatchObject({ name: 'LtmError', code: 'invalid_argument' })
+  })
+
+  it('without IndexedDB (Node), asks for persist: memory instead of silently losing memories', async () => {
+    await expect(createLTM({ backend: 'sqlite' })).rejects.toThrow(/persist: 'memory'/)
   })
 })

@@ -1,6 +1,9 @@
 import { LtmError, LtmFailure } from '../core/errors.js'
 import type { BackendDefinition, BackendOptions } from '../core/registry.js'
 import { openSqlJsEngine, type InitSqlJs } from '../engines/sqljs.js'
+import type { SqlExecutor } from '../engines/types.js'
+import { IndexedDbChangeLog } from '../persistence/indexeddb-log.js'
+import { PersistentExecutor } from '../persistence/persistent-executor.js'
 import { SqlMemoryBackend, migrateSchema } from '../sql/sql-backend.js'
 import { shippedSqlJsWasmUrl } from '../sqljs-wasm.js'
 
@@ -9,8 +12,20 @@ export interface BrowserSqliteOptions extends BackendOptions {
   backend: 'sqlite'
   /** Name of this memory store, so several can live side by side. @default 'agent-ltm' */
   name?: string
-  /** Where memories live. This version keeps them in memory for the life of the page. @default 'memory' */
-  persist?: 'memory'
+  /**
+   * Where memories live: `indexeddb` keeps them across reloads and browser restarts (a change log
+   * plus compacted images); `memory` only for the life of the page or worker.
+   * @default 'indexeddb' where IndexedDB exists
+   */
+  persist?: 'indexeddb' | 'memory'
+  /**
+   * `strict`: a write resolves once the browser has flushed it to disk. `relaxed`: once IndexedDB
+   * committed it; the browser may group flushes (a crash of the whole OS can lose the last writes).
+   * @default 'strict'
+   */
+  durability?: 'strict' | 'relaxed'
+  /** Ask the browser not to evict this origin's storage (navigator.storage.persist()). @default true */
+  requestPersistence?: boolean
   /** URL of sql-wasm.wasm. @default the copy shipped in agent-ltm/wasm, found through import.meta.url */
   wasmUrl?: string | URL
   /** The wasm bytes themselves, instead of a URL. */
@@ -39,15 +54,30 @@ function locateWasm(options: BrowserSqliteOptions): ((file: string) => string) |
 export const browserSqliteBackend: BackendDefinition<BrowserSqliteOptions> = {
   requiredOptions: [],
   async open(options) {
-    if (options.persist !== undefined && options.persist !== 'memory') {
-      throw new LtmError('invalid_argument', `sqlite (browser): persist "${String(options.persist)}" is not available in this version; use 'memory'`)
+    const persist = options.persist ?? (typeof indexedDB === 'undefined' ? undefined : 'indexeddb')
+    if (persist === undefined) {
+      throw new LtmError('invalid_argument', `sqlite (browser): no IndexedDB here to keep memories; pass persist: 'memory' to keep them only for this process`)
     }
-    const engineOptions: Parameters<typeof openSqlJsEngine>[0] = { initSqlJs: await loadSqlJs() }
-    const locateFile = locateWasm(options)
-    if (locateFile) engineOptions.locateFile = locateFile
-    if (options.wasmBinary) engineOptions.wasmBinary = options.wasmBinary
-    if (options.data) engineOptions.data = options.data
-    const executor = await openSqlJsEngine(engineOptions)
+    if (persist !== 'memory' && persist !== 'indexeddb') {
+      throw new LtmError('invalid_argument', `sqlite (browser): persist "${String(persist)}" is not available in this version; use 'indexeddb' or 'memory'`)
+    }
+    const initSqlJs = await loadSqlJs()
+    const openEngine = (image: Uint8Array | null) => {
+      const engineOptions: Parameters<typeof openSqlJsEngine>[0] = { initSqlJs }
+      const locateFile = locateWasm(options)
+      if (locateFile) engineOptions.locateFile = locateFile
+      if (options.wasmBinary) engineOptions.wasmBinary = options.wasmBinary
+      const data = image ?? options.data
+      if (data) engineOptions.data = data
+      return openSqlJsEngine(engineOptions)
+    }
+    let executor: SqlExecutor
+    if (persist === 'memory') executor = await openEngine(null)
+    else {
+      if (options.requestPersistence !== false) void (globalThis.navigator as { storage?: { persist?(): Promise<boolean> } } | undefined)?.storage?.persist?.().catch(() => false)
+      const log = await IndexedDbChangeLog.open(options.name ?? 'agent-ltm', options.durability ?? 'strict')
+      executor = await PersistentExecutor.open({ name: options.name ?? 'agent-ltm', log, openEngine })
+    }
     try {
       await migrateSchema(executor)
     } catch (error) {

@@ -1,5 +1,5 @@
 import { sqliteFailure } from './sqlite-errors.js'
-import type { SqlExecutor, SqlResult, SqlStatement, SqlTransaction } from './types.js'
+import type { BatchMode, SqlExecutor, SqlResult, SqlStatement, SqlTransaction } from './types.js'
 
 /** What a synchronous SQLite engine (native driver, sql.js) provides: run one statement, run plain SQL. */
 export interface SyncConnection {
@@ -13,9 +13,17 @@ export interface SyncConnection {
  * an open transaction); an interactive transaction makes every other call wait until it ends,
  * because a single connection cannot interleave them.
  */
+/** Exclusive use of the connection until release(): what transactions and persistence layers build on. */
+export interface ConnectionLock {
+  /** Runs statements atomically; `nested` uses a savepoint inside a transaction the holder opened. */
+  atomic(statements: SqlStatement[], nested: boolean): SqlResult[]
+  exec(sql: string): void
+  release(): void
+}
+
 export class SyncExecutor implements SqlExecutor {
   readonly capabilities = { interactiveTransactions: true }
-  #transactionDone: Promise<void> | null = null
+  #held: Promise<void> | null = null
 
   constructor(
     readonly engine: string,
@@ -42,47 +50,48 @@ export class SyncExecutor implements SqlExecutor {
     }
   }
 
-  async batch(statements: SqlStatement[]): Promise<SqlResult[]> {
-    while (this.#transactionDone) await this.#transactionDone
+  /** Waits for the connection to be free, then holds it until release(); other calls wait meanwhile. */
+  async lock(): Promise<ConnectionLock> {
+    while (this.#held) await this.#held
+    let free!: () => void
+    this.#held = new Promise((resolve) => (free = resolve))
+    let released = false
+    return {
+      atomic: (statements, nested) => this.atomic(statements, nested),
+      exec: (sql) => {
+        try {
+          this.connection.exec(sql)
+        } catch (error) {
+          throw sqliteFailure(error, this.engine)
+        }
+      },
+      release: () => {
+        if (released) return
+        released = true
+        this.#held = null
+        free()
+      },
+    }
+  }
+
+  /** One connection, no separate readers: `mode` does not change how a batch runs here. */
+  async batch(statements: SqlStatement[], _mode?: BatchMode): Promise<SqlResult[]> {
+    while (this.#held) await this.#held
     return this.atomic(statements, false)
   }
 
   async begin(): Promise<SqlTransaction> {
-    while (this.#transactionDone) await this.#transactionDone
-    let release!: () => void
-    this.#transactionDone = new Promise((resolve) => (release = resolve))
-    const finish = (): void => {
-      this.#transactionDone = null
-      release()
-    }
+    const lock = await this.lock()
     try {
-      this.connection.exec('BEGIN IMMEDIATE')
+      lock.exec('BEGIN IMMEDIATE')
     } catch (error) {
-      finish()
-      throw sqliteFailure(error, this.engine)
-    }
-    const end = (sql: 'COMMIT' | 'ROLLBACK'): void => {
-      try {
-        this.connection.exec(sql)
-      } catch (error) {
-        if (sql === 'COMMIT') this.#tryRollback()
-        throw sqliteFailure(error, this.engine)
-      } finally {
-        finish()
-      }
+      lock.release()
+      throw error
     }
     return {
-      batch: async (statements) => this.atomic(statements, true),
-      commit: async () => end('COMMIT'),
-      rollback: async () => end('ROLLBACK'),
-    }
-  }
-
-  #tryRollback(): void {
-    try {
-      this.connection.exec('ROLLBACK')
-    } catch {
-      // already rolled back by SQLite itself
+      batch: async (statements) => lock.atomic(statements, true),
+      commit: async () => endTransaction(lock, 'COMMIT'),
+      rollback: async () => endTransaction(lock, 'ROLLBACK'),
     }
   }
 
@@ -92,7 +101,25 @@ export class SyncExecutor implements SqlExecutor {
   }
 
   async close(): Promise<void> {
-    while (this.#transactionDone) await this.#transactionDone
+    while (this.#held) await this.#held
     this.connection.close()
+  }
+}
+
+/** Ends a transaction and frees the connection; a failed COMMIT is rolled back so nothing half-done remains. */
+export function endTransaction(lock: ConnectionLock, sql: 'COMMIT' | 'ROLLBACK'): void {
+  try {
+    lock.exec(sql)
+  } catch (error) {
+    if (sql === 'COMMIT') {
+      try {
+        lock.exec('ROLLBACK')
+      } catch {
+        // SQLite already rolled back
+      }
+    }
+    throw error
+  } finally {
+    lock.release()
   }
 }

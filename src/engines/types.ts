@@ -21,8 +21,11 @@ export interface SqlExecutorCapabilities {
   readonly interactiveTransactions: boolean
 }
 
+/** `read` promises the statements change nothing, so an engine may skip write locks and logging. */
+export type BatchMode = 'read' | 'write'
+
 export interface SqlTransaction {
-  batch(statements: SqlStatement[]): Promise<SqlResult[]>
+  batch(statements: SqlStatement[], mode?: BatchMode): Promise<SqlResult[]>
   commit(): Promise<void>
   rollback(): Promise<void>
 }
@@ -32,7 +35,7 @@ export interface SqlExecutor {
   readonly engine: string
   readonly capabilities: SqlExecutorCapabilities
   /** Runs the statements in order, atomically: all or nothing. */
-  batch(statements: SqlStatement[]): Promise<SqlResult[]>
+  batch(statements: SqlStatement[], mode?: BatchMode): Promise<SqlResult[]>
   /** Exclusive interactive transaction; other calls wait until it ends. */
   begin(): Promise<SqlTransaction>
   /** Engine-specific counters (database size, requests). */

@@ -1,11 +1,11 @@
 import type { MemoryBackend, PageRequest, PreparedWrite, ScoredMemory, SearchRequest, StoredMemory, WriteOutcome } from '../core/backend.js'
 import { LtmFailure } from '../core/errors.js'
-import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlTransaction } from '../engines/types.js'
+import type { BatchMode, SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlTransaction } from '../engines/types.js'
 import { MIGRATIONS, READ_SCHEMA_VERSION, SCHEMA_EXISTS, SCHEMA_V1, SCHEMA_VERSION } from './schema.js'
 import { searchStatement } from './search.js'
 import { deleteExpired, deleteMemory, ensureNamespace, pageMemories, readBeforeWrite, selectMemories, upsertMemory } from './statements.js'
 
-type RunBatch = (statements: SqlStatement[]) => Promise<SqlResult[]>
+type RunBatch = (statements: SqlStatement[], mode: BatchMode) => Promise<SqlResult[]>
 
 /** Creates or upgrades the schema; refuses a database written by a newer version. */
 export async function migrateSchema(executor: SqlExecutor): Promise<void> {
@@ -48,7 +48,7 @@ export class SqlMemoryBackend implements MemoryBackend {
   constructor(
     readonly name: string,
     private readonly executor: SqlExecutor,
-    private readonly run: RunBatch = (statements) => executor.batch(statements),
+    private readonly run: RunBatch = (statements, mode) => executor.batch(statements, mode),
   ) {}
 
   async write(entries: PreparedWrite[], now: number): Promise<WriteOutcome[]> {
@@ -56,7 +56,7 @@ export class SqlMemoryBackend implements MemoryBackend {
     for (const namespace of new Set(entries.map((e) => e.namespace))) statements.push(ensureNamespace(namespace))
     const firstRead = statements.length
     for (const entry of entries) statements.push(readBeforeWrite(entry), upsertMemory(entry, now))
-    const results = await this.run(statements)
+    const results = await this.run(statements, 'write')
     return entries.map((entry, i) => {
       const before = results[firstRead + 2 * i]?.rows[0]
       const beforeExpiry = before?.expires_at === null || before?.expires_at === undefined ? null : Number(before.expires_at)
@@ -71,36 +71,36 @@ export class SqlMemoryBackend implements MemoryBackend {
   async read(namespace: string, keys: string[], now: number): Promise<Map<string, StoredMemory>> {
     const found = new Map<string, StoredMemory>()
     if (keys.length === 0) return found
-    const [result] = await this.run([selectMemories(namespace, keys, now)])
+    const [result] = await this.run([selectMemories(namespace, keys, now)], 'read')
     for (const row of result?.rows ?? []) found.set(String(row.key), toStored(row, namespace))
     return found
   }
 
   async remove(namespace: string, key: string, now: number): Promise<boolean> {
-    const [result] = await this.run([deleteMemory(namespace, key)])
+    const [result] = await this.run([deleteMemory(namespace, key)], 'write')
     const row = result?.rows[0]
     if (!row) return false
     return row.expires_at === null || Number(row.expires_at) > now
   }
 
   async search(request: SearchRequest): Promise<ScoredMemory[]> {
-    const [result] = await this.run([searchStatement(request)])
+    const [result] = await this.run([searchStatement(request)], 'read')
     return (result?.rows ?? []).map((row) => ({ ...toStored(row, request.namespace), score: Number(row.score) }))
   }
 
   async cleanupExpired(namespace: string, now: number): Promise<number> {
-    const [result] = await this.run([deleteExpired(namespace, now)])
+    const [result] = await this.run([deleteExpired(namespace, now)], 'write')
     return result?.changes ?? 0
   }
 
   async page(request: PageRequest): Promise<StoredMemory[]> {
-    const [result] = await this.run([pageMemories(request)])
+    const [result] = await this.run([pageMemories(request)], 'read')
     return (result?.rows ?? []).map((row) => toStored(row, request.namespace))
   }
 
   async transaction<T>(fn: (backend: MemoryBackend) => Promise<T>): Promise<T> {
     const tx: SqlTransaction = await this.executor.begin()
-    const scoped = new SqlMemoryBackend(this.name, this.executor, (statements) => tx.batch(statements))
+    const scoped = new SqlMemoryBackend(this.name, this.executor, (statements, mode) => tx.batch(statements, mode))
     let value: T
     try {
       value = await fn(scoped)
@@ -113,7 +113,7 @@ export class SqlMemoryBackend implements MemoryBackend {
   }
 
   async stats(): Promise<Record<string, unknown>> {
-    const [namespaces] = await this.run([{ sql: `SELECT count(*) AS namespaces, COALESCE(sum(doc_count), 0) AS memories FROM ltm_namespaces`, args: [] }])
+    const [namespaces] = await this.run([{ sql: `SELECT count(*) AS namespaces, COALESCE(sum(doc_count), 0) AS memories FROM ltm_namespaces`, args: [] }], 'read')
     const engineStats = (await this.executor.stats?.()) ?? {}
     return { engine: this.executor.engine, ...namespaces?.rows[0], ...engineStats }
   }

@@ -1,0 +1,119 @@
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+import { LtmFailure } from '../core/errors.js'
+import type { SqlStatement } from '../engines/types.js'
+
+/** One durable write: the statements that changed the database, replayed in order on open. */
+export interface LogEntry {
+  seq: number
+  statements: SqlStatement[]
+}
+
+/** The last compacted database image and the last log entry it contains. */
+export interface Snapshot {
+  image: Uint8Array | null
+  seq: number
+}
+
+interface ChangeLogSchema extends DBSchema {
+  log: { key: number; value: { statements: SqlStatement[] } }
+  snapshot: { key: 'current'; value: Snapshot }
+}
+
+/**
+ * A database kept in IndexedDB as a snapshot image plus an append-only log of write batches. A
+ * write costs one small log record (its own statements), not a copy of the database; compaction
+ * writes a new image and drops the log entries it covers in one IndexedDB transaction, so a crash
+ * leaves either the old image and its log or the new image, never a mix.
+ */
+export class IndexedDbChangeLog {
+  private constructor(
+    private readonly db: IDBPDatabase<ChangeLogSchema>,
+    private readonly durability: 'strict' | 'relaxed',
+  ) {}
+
+  static async open(name: string, durability: 'strict' | 'relaxed'): Promise<IndexedDbChangeLog> {
+    if (typeof indexedDB === 'undefined') {
+      throw new LtmFailure('dependency_missing', `sqlite (browser): IndexedDB is not available here; pass persist: 'memory' to keep memories only for this session`)
+    }
+    try {
+      const db = await openDB<ChangeLogSchema>(`agent-ltm:${name}`, 1, {
+        upgrade(database) {
+          database.createObjectStore('log', { autoIncrement: true })
+          database.createObjectStore('snapshot')
+        },
+      })
+      return new IndexedDbChangeLog(db, durability)
+    } catch (error) {
+      throw storageFailure(error, `opening IndexedDB database agent-ltm:${name}`)
+    }
+  }
+
+  async load(): Promise<{ snapshot: Snapshot; entries: LogEntry[] }> {
+    try {
+      const tx = this.db.transaction(['snapshot', 'log'], 'readonly')
+      const snapshot = (await tx.objectStore('snapshot').get('current')) ?? { image: null, seq: 0 }
+      const entries = await this.#entriesAfter(snapshot.seq, tx.objectStore('log'))
+      await tx.done
+      return { snapshot, entries }
+    } catch (error) {
+      throw storageFailure(error, 'reading the stored database')
+    }
+  }
+
+  async entriesAfter(seq: number): Promise<LogEntry[]> {
+    try {
+      return await this.#entriesAfter(seq, this.db.transaction('log', 'readonly').store)
+    } catch (error) {
+      throw storageFailure(error, 'reading the change log')
+    }
+  }
+
+  async #entriesAfter(seq: number, store: { openCursor(range: IDBKeyRange): Promise<{ key: number; value: { statements: SqlStatement[] }; continue(): Promise<unknown> } | null> }): Promise<LogEntry[]> {
+    const entries: LogEntry[] = []
+    let cursor = await store.openCursor(IDBKeyRange.lowerBound(seq, true))
+    while (cursor) {
+      entries.push({ seq: cursor.key, statements: cursor.value.statements })
+      cursor = (await cursor.continue()) as typeof cursor
+    }
+    return entries
+  }
+
+  /** Appends one write; resolves once IndexedDB reports it committed with the configured durability. */
+  async append(statements: SqlStatement[]): Promise<number> {
+    try {
+      const tx = this.db.transaction('log', 'readwrite', { durability: this.durability })
+      const seq = await tx.store.add({ statements })
+      await tx.done
+      return seq
+    } catch (error) {
+      throw storageFailure(error, 'saving a change')
+    }
+  }
+
+  /** Stores a new image covering the log up to `seq` and drops those entries, atomically. */
+  async compact(image: Uint8Array, seq: number): Promise<void> {
+    try {
+      const tx = this.db.transaction(['snapshot', 'log'], 'readwrite', { durability: this.durability })
+      await tx.objectStore('snapshot').put({ image, seq }, 'current')
+      await tx.objectStore('log').delete(IDBKeyRange.upperBound(seq))
+      await tx.done
+    } catch (error) {
+      throw storageFailure(error, 'compacting the stored database')
+    }
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}
+
+/** Browser storage errors to result types: a full quota is `quota_exceeded`, the rest `backend_error`. */
+export function storageFailure(error: unknown, doing: string): LtmFailure {
+  if (error instanceof LtmFailure) return error
+  const name = (error as { name?: string })?.name
+  const message = error instanceof Error ? error.message : String(error)
+  if (name === 'QuotaExceededError') {
+    return new LtmFailure('quota_exceeded', `sqlite (browser): storage quota exceeded while ${doing}; free space or delete old memories (nothing stored before was lost)`, undefined, { cause: error })
+  }
+  return new LtmFailure('backend_error', `sqlite (browser): ${doing} failed: ${name ?? 'Error'}: ${message}`, undefined, { cause: error })
+}
