@@ -25,8 +25,9 @@ afterAll(async () => {
   if (profile) await rm(profile, { recursive: true, force: true })
 })
 
-async function openSdkPage(browser: RunningBrowser): Promise<Page> {
-  const page = browser.context.pages()[0] ?? (await browser.context.newPage())
+/** Loads the SDK page in the browser's first tab, or in a new tab. */
+async function openSdkPage(browser: RunningBrowser, newTab = false): Promise<Page> {
+  const page = (!newTab && browser.context.pages()[0]) || (await browser.context.newPage())
   const errors: string[] = []
   page.on('pageerror', (error) => errors.push(error.message))
   await page.goto(`${server.url}${PAGES.sdk.path}`)
@@ -103,4 +104,33 @@ describe('IndexedDB persistence in Chromium (built bundle)', () => {
     expect((await readBack(page, 'reload')).count).toBe(40)
     expect((await readBack(page, 'compacted')).count).toBe(300)
   }, 120_000)
+
+  it('two tabs writing 500 memories each at the same time both end up seeing all 1000', async () => {
+    const browser = browsers[0]!
+    const tabA = await openSdkPage(browser)
+    const second = await openSdkPage(browser, true)
+    const write = (page: Page, tab: string) =>
+      page.evaluate(async (tab) => {
+        const ltm = await window.agentLtm!.createLTM({ backend: 'sqlite', name: 'tabs', persist: 'indexeddb', wasmUrl: '/wasm/sql-wasm.wasm' })
+        const results = await Promise.all(Array.from({ length: 500 }, (_, i) => ltm.store(`${tab}-${i}`, `written by tab ${tab}, number ${i}`)))
+        const failed = results.filter((r) => !r.success).length
+        ;(window as unknown as { tabsLtm: unknown }).tabsLtm = ltm
+        return failed
+      }, tab)
+    expect(await Promise.all([write(tabA, 'a'), write(second, 'b')])).toEqual([0, 0])
+    const count = (page: Page) =>
+      page.evaluate(async () => {
+        const ltm = (window as unknown as { tabsLtm: import('../src/core/types.js').LTM }).tabsLtm
+        let n = 0
+        for await (const _ of ltm.iterateAll()) n++
+        const a = await ltm.search('tab', null, 2000)
+        return { n, searched: a.success ? a.count : -1 }
+      })
+    expect(await count(tabA)).toEqual({ n: 1000, searched: 1000 })
+    expect(await count(second)).toEqual({ n: 1000, searched: 1000 })
+    await second.reload()
+    await second.waitForFunction(() => window.agentLtm !== undefined)
+    expect((await readBack(second, 'tabs')).count).toBe(1000)
+  }, 180_000)
 })
+

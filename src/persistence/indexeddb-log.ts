@@ -60,9 +60,14 @@ export class IndexedDbChangeLog {
     }
   }
 
-  async entriesAfter(seq: number): Promise<LogEntry[]> {
+  /** What was written after `seq`, and the sequence number the current image covers (in one read). */
+  async changesSince(seq: number): Promise<{ imageSeq: number; entries: LogEntry[] }> {
     try {
-      return await this.#entriesAfter(seq, this.db.transaction('log', 'readonly').store)
+      const tx = this.db.transaction(['snapshot', 'log'], 'readonly')
+      const snapshot = await tx.objectStore('snapshot').get('current')
+      const entries = await this.#entriesAfter(seq, tx.objectStore('log'))
+      await tx.done
+      return { imageSeq: snapshot?.seq ?? 0, entries }
     } catch (error) {
       throw storageFailure(error, 'reading the change log')
     }

@@ -74,22 +74,22 @@ export class PersistentExecutor implements SqlExecutor {
     }
   }
 
-  /** Applies what other tabs wrote; reloads from the image if they compacted past what this tab has. */
+  /** Applies what other tabs wrote; reloads from the image if one of them compacted past this tab's position. */
   async #catchUp(): Promise<void> {
     this.#stale = false
-    const entries = await this.options.log.entriesAfter(this.#lastSeq)
-    if (entries.length === 0) return
-    if (entries[0]!.seq !== this.#lastSeq + 1) {
-      const { snapshot, entries: all } = await this.options.log.load()
-      await this.inner.close()
-      this.inner = await this.options.openEngine(snapshot.image)
-      this.#lastSeq = snapshot.seq
-      this.#imageBytes = snapshot.image?.length ?? 0
-      this.#logBytes = 0
-      await this.#replay(all)
+    const { imageSeq, entries } = await this.options.log.changesSince(this.#lastSeq)
+    const contiguous = entries.length === 0 || entries[0]!.seq === this.#lastSeq + 1
+    if (imageSeq <= this.#lastSeq && contiguous) {
+      await this.#replay(entries)
       return
     }
-    await this.#replay(entries)
+    const { snapshot, entries: all } = await this.options.log.load()
+    await this.inner.close()
+    this.inner = await this.options.openEngine(snapshot.image)
+    this.#lastSeq = snapshot.seq
+    this.#imageBytes = snapshot.image?.length ?? 0
+    this.#logBytes = 0
+    await this.#replay(all)
   }
 
   /** Runs statements inside BEGIN on a held connection; returns their results and whether they changed anything. */
