@@ -24,6 +24,9 @@ export const PAGES = {
   sdk: { path: '/sdk.html', entry: 'sdk.page' },
 } as const
 
+/** Scripts that are not pages: served as /<entry>.js (the dedicated worker). */
+const SCRIPTS = ['ltm.worker'] as const
+
 function pageHtml(title: string, script: string): string {
   return `<!doctype html>
 <html lang="en">
@@ -58,7 +61,7 @@ export async function buildPageBundle(): Promise<PageBundle> {
   const outdir = join(E2E_DIR, '.out') // nothing is written (write: false); only names the outputs
   const result = await build({
     absWorkingDir: REPO_ROOT,
-    entryPoints: Object.values(PAGES).map(({ entry }) => ({ in: join(E2E_DIR, `${entry}.ts`), out: entry })),
+    entryPoints: [...Object.values(PAGES).map(({ entry }) => entry), ...SCRIPTS].map((entry) => ({ in: join(E2E_DIR, `${entry}.ts`), out: entry })),
     outdir,
     write: false,
     bundle: true,
