@@ -192,5 +192,50 @@ describe('IndexedDB persistence in Chromium (built bundle)', () => {
     expect(fromWorker).toEqual({ ok: true, stored: 50, found: ['worker-0', 'worker-1', 'worker-2', 'worker-3', 'worker-4'], persist: 'indexeddb' })
     expect((await readBack(page, 'from-worker')).count).toBe(50)
   }, 120_000)
+
+  it('a full storage quota gives quota_exceeded, and nothing stored before is lost', async () => {
+    // A fresh profile: its own origin storage, with the quota shrunk through the DevTools protocol.
+    const browser = await launchChromium()
+    browsers.push(browser)
+    const page = await openSdkPage(browser)
+    const cdp = await browser.context.newCDPSession(page)
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.url, quotaSize: 3 * 1024 * 1024 })
+    const outcome = await page.evaluate(async () => {
+      const ltm = await window.agentLtm!.createLTM({ backend: 'sqlite', name: 'quota', persist: 'indexeddb', wasmUrl: '/wasm/sql-wasm.wasm' })
+      const kept = await ltm.store('kept', 'stored before the quota ran out', { important: true })
+      let failure: { error_type: string; error: string } | null = null
+      let stored = 0
+      for (let i = 0; i < 200 && !failure; i++) {
+        const result = await ltm.store(`big-${i}`, `${i} `.repeat(100_000))
+        if (result.success) stored++
+        else failure = { error_type: result.error_type, error: result.error }
+      }
+      const back = await ltm.retrieve('kept')
+      const failedKey = `big-${stored}`
+      const notThere = await ltm.retrieve(failedKey)
+      await ltm.close()
+      const reopened = await window.agentLtm!.createLTM({ backend: 'sqlite', name: 'quota', persist: 'indexeddb', wasmUrl: '/wasm/sql-wasm.wasm' })
+      const afterReopen = await reopened.retrieve('kept')
+      let count = 0
+      for await (const _ of reopened.iterateAll()) count++
+      await reopened.close()
+      return {
+        keptOk: kept.success,
+        failure,
+        stored,
+        back: back.success && back.found ? back.value : null,
+        failedKeyFound: notThere.success ? notThere.found : null,
+        afterReopen: afterReopen.success && afterReopen.found ? afterReopen.value : null,
+        count,
+      }
+    })
+    expect(outcome.keptOk).toBe(true)
+    expect(outcome.failure?.error_type).toBe('quota_exceeded')
+    expect(outcome.failure?.error).toMatch(/quota/)
+    expect(outcome.back).toBe('stored before the quota ran out')
+    expect(outcome.failedKeyFound).toBe(false)
+    expect(outcome.afterReopen).toBe('stored before the quota ran out')
+    expect(outcome.count).toBe(outcome.stored + 1)
+  }, 120_000)
 })
 
