@@ -37,10 +37,12 @@ async function openSdkPage(browser: RunningBrowser, newTab = false): Promise<Pag
 }
 
 /** Stores `count` memories (optionally padded to make the log grow) and returns stats. */
-function store(page: Page, name: string, from: number, count: number, padding = 0): Promise<unknown> {
+type Persist = 'indexeddb' | 'opfs'
+
+function store(page: Page, name: string, from: number, count: number, padding = 0, persist: Persist = 'indexeddb'): Promise<unknown> {
   return page.evaluate(
-    async ({ name, from, count, padding }) => {
-      const ltm = await window.agentLtm!.createLTM({ backend: 'sqlite', name, persist: 'indexeddb', wasmUrl: '/wasm/sql-wasm.wasm' })
+    async ({ name, from, count, padding, persist }) => {
+      const ltm = await window.agentLtm!.createLTM({ backend: 'sqlite', name, persist, wasmUrl: '/wasm/sql-wasm.wasm' })
       for (let i = from; i < from + count; i++) {
         const result = await ltm.store(`note-${i}`, `note ${i} about coffee and tea ${'x'.repeat(padding)}`, { i, even: i % 2 === 0 })
         if (!result.success) throw new Error(result.error)
@@ -49,13 +51,13 @@ function store(page: Page, name: string, from: number, count: number, padding = 
       await ltm.close()
       return stats
     },
-    { name, from, count, padding },
+    { name, from, count, padding, persist },
   )
 }
 
-function readBack(page: Page, name: string): Promise<{ count: number; first: unknown; evenHits: number; searchTop: string | undefined }> {
-  return page.evaluate(async (name) => {
-    const ltm = await window.agentLtm!.createLTM({ backend: 'sqlite', name, persist: 'indexeddb', wasmUrl: '/wasm/sql-wasm.wasm' })
+function readBack(page: Page, name: string, persist: Persist = 'indexeddb'): Promise<{ count: number; first: unknown; evenHits: number; searchTop: string | undefined }> {
+  return page.evaluate(async ({ name, persist }) => {
+    const ltm = await window.agentLtm!.createLTM({ backend: 'sqlite', name, persist, wasmUrl: '/wasm/sql-wasm.wasm' })
     let count = 0
     for await (const _ of ltm.iterateAll()) count++
     const first = await ltm.retrieve('note-0')
@@ -68,7 +70,7 @@ function readBack(page: Page, name: string): Promise<{ count: number; first: unk
       evenHits: even.success ? even.count : -1,
       searchTop: top.success ? top.results[0]?.key : undefined,
     }
-  }, name)
+  }, { name, persist })
 }
 
 describe('IndexedDB persistence in Chromium (built bundle)', () => {
@@ -83,18 +85,22 @@ describe('IndexedDB persistence in Chromium (built bundle)', () => {
     expect(back).toEqual({ count: 40, first: 'note 0 about coffee and tea ', evenHits: 20, searchTop: 'note-7' })
   }, 120_000)
 
-  it('compacts the log into an image and still has everything after a reload', async () => {
-    const page = await openSdkPage(browsers[0]!)
-    // 300 memories of ~1.2 kB: the log passes the compaction threshold (256 kB) during the run.
-    const stats = (await store(page, 'compacted', 0, 300, 1200)) as { image_bytes: number; log_seq: number }
-    expect(stats.image_bytes).toBeGreaterThan(0)
-    await page.reload()
-    await page.waitForFunction(() => window.agentLtm !== undefined)
-    const back = await readBack(page, 'compacted')
-    expect(back.count).toBe(300)
-    expect(back.evenHits).toBe(150)
-    expect(back.searchTop).toBe('note-7')
-  }, 120_000)
+  for (const persist of ['indexeddb', 'opfs'] as const) {
+    it(`compacts the log into an image (${persist}) and still has everything after a reload`, async () => {
+      const page = await openSdkPage(browsers[0]!)
+      // 300 memories of ~1.2 kB: the log passes the compaction threshold (256 kB) during the run.
+      const name = `compacted-${persist}`
+      const stats = (await store(page, name, 0, 300, 1200, persist)) as { image_bytes: number; persist: string }
+      expect(stats.image_bytes).toBeGreaterThan(0)
+      expect(stats.persist).toBe(persist)
+      await page.reload()
+      await page.waitForFunction(() => window.agentLtm !== undefined)
+      const back = await readBack(page, name, persist)
+      expect(back.count).toBe(300)
+      expect(back.evenHits).toBe(150)
+      expect(back.searchTop).toBe('note-7')
+    }, 120_000)
+  }
 
   it('survives a full browser restart on the same profile', async () => {
     await browsers.shift()!.close()
@@ -102,7 +108,8 @@ describe('IndexedDB persistence in Chromium (built bundle)', () => {
     browsers.push(browser)
     const page = await openSdkPage(browser)
     expect((await readBack(page, 'reload')).count).toBe(40)
-    expect((await readBack(page, 'compacted')).count).toBe(300)
+    expect((await readBack(page, 'compacted-indexeddb')).count).toBe(300)
+    expect((await readBack(page, 'compacted-opfs', 'opfs')).count).toBe(300)
   }, 120_000)
 
   it('two tabs writing 500 memories each at the same time both end up seeing all 1000', async () => {

@@ -31,7 +31,7 @@ describe('shipped sql.js wasm', () => {
   })
 
   it('refuses persistence modes this version does not have, clearly', async () => {
-    await expect(createLTM({ backend: 'sqlite', persist: 'opfs' as never })).rejects.toMatchObject({ name: 'LtmError', code: 'invalid_argument' })
+    await expect(createLTM({ backend: 'sqlite', persist: 'floppy' as never })).rejects.toMatchObject({ name: 'LtmError', code: 'invalid_argument' })
   })
 
   it('without IndexedDB (Node), asks for persist: memory instead of silently losing memories', async () => {

@@ -3,6 +3,7 @@ import type { BackendDefinition, BackendOptions } from '../core/registry.js'
 import { openSqlJsEngine, type InitSqlJs } from '../engines/sqljs.js'
 import type { SqlExecutor } from '../engines/types.js'
 import { IndexedDbChangeLog } from '../persistence/indexeddb-log.js'
+import { OpfsImages, opfsAvailable } from '../persistence/opfs-images.js'
 import { PersistentExecutor } from '../persistence/persistent-executor.js'
 import { SqlMemoryBackend, migrateSchema } from '../sql/sql-backend.js'
 import { shippedSqlJsWasmUrl } from '../sqljs-wasm.js'
@@ -13,11 +14,12 @@ export interface BrowserSqliteOptions extends BackendOptions {
   /** Name of this memory store, so several can live side by side. @default 'agent-ltm' */
   name?: string
   /**
-   * Where memories live: `indexeddb` keeps them across reloads and browser restarts (a change log
-   * plus compacted images); `memory` only for the life of the page or worker.
-   * @default 'indexeddb' where IndexedDB exists
+   * Where memories live. `opfs`: images in the Origin Private File System, the change log in
+   * IndexedDB. `indexeddb`: both in IndexedDB. Both survive reloads and browser restarts. `memory`:
+   * only for the life of the page or worker.
+   * @default 'opfs' where the browser has it, else 'indexeddb'
    */
-  persist?: 'indexeddb' | 'memory'
+  persist?: 'opfs' | 'indexeddb' | 'memory'
   /**
    * `strict`: a write resolves once the browser has flushed it to disk. `relaxed`: once IndexedDB
    * committed it; the browser may group flushes (a crash of the whole OS can lose the last writes).
@@ -54,12 +56,15 @@ function locateWasm(options: BrowserSqliteOptions): ((file: string) => string) |
 export const browserSqliteBackend: BackendDefinition<BrowserSqliteOptions> = {
   requiredOptions: [],
   async open(options) {
-    const persist = options.persist ?? (typeof indexedDB === 'undefined' ? undefined : 'indexeddb')
+    const persist = options.persist ?? (typeof indexedDB === 'undefined' ? undefined : opfsAvailable() ? 'opfs' : 'indexeddb')
     if (persist === undefined) {
       throw new LtmError('invalid_argument', `sqlite (browser): no IndexedDB here to keep memories; pass persist: 'memory' to keep them only for this process`)
     }
-    if (persist !== 'memory' && persist !== 'indexeddb') {
-      throw new LtmError('invalid_argument', `sqlite (browser): persist "${String(persist)}" is not available in this version; use 'indexeddb' or 'memory'`)
+    if (persist !== 'memory' && persist !== 'indexeddb' && persist !== 'opfs') {
+      throw new LtmError('invalid_argument', `sqlite (browser): persist must be 'opfs', 'indexeddb' or 'memory', got "${String(persist)}"`)
+    }
+    if (persist === 'opfs' && !opfsAvailable()) {
+      throw new LtmError('invalid_argument', `sqlite (browser): this browser has no Origin Private File System; use persist: 'indexeddb'`)
     }
     const initSqlJs = await loadSqlJs()
     const openEngine = (image: Uint8Array | null) => {
@@ -75,8 +80,10 @@ export const browserSqliteBackend: BackendDefinition<BrowserSqliteOptions> = {
     if (persist === 'memory') executor = await openEngine(null)
     else {
       if (options.requestPersistence !== false) void (globalThis.navigator as { storage?: { persist?(): Promise<boolean> } } | undefined)?.storage?.persist?.().catch(() => false)
-      const log = await IndexedDbChangeLog.open(options.name ?? 'agent-ltm', options.durability ?? 'strict')
-      executor = await PersistentExecutor.open({ name: options.name ?? 'agent-ltm', log, openEngine })
+      const name = options.name ?? 'agent-ltm'
+      const files = persist === 'opfs' ? await OpfsImages.open(name) : null
+      const log = await IndexedDbChangeLog.open(name, options.durability ?? 'strict', files)
+      executor = await PersistentExecutor.open({ name, log, openEngine, persist })
     }
     try {
       await migrateSchema(executor)

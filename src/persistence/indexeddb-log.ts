@@ -8,10 +8,19 @@ export interface LogEntry {
   statements: SqlStatement[]
 }
 
-/** The last compacted database image and the last log entry it contains. */
+/** The last compacted database image (inline, or a file in OPFS) and the last log entry it contains. */
 export interface Snapshot {
   image: Uint8Array | null
+  /** Name of the image file in OPFS, when images are kept there. */
+  file?: string
   seq: number
+}
+
+/** Where images live when not inline in IndexedDB (OPFS). */
+export interface ImageFiles {
+  read(file: string): Promise<Uint8Array>
+  write(image: Uint8Array, seq: number): Promise<string>
+  remove(file: string): Promise<void>
 }
 
 interface ChangeLogSchema extends DBSchema {
@@ -29,9 +38,11 @@ export class IndexedDbChangeLog {
   private constructor(
     private readonly db: IDBPDatabase<ChangeLogSchema>,
     private readonly durability: 'strict' | 'relaxed',
+    private readonly files: ImageFiles | null,
   ) {}
 
-  static async open(name: string, durability: 'strict' | 'relaxed'): Promise<IndexedDbChangeLog> {
+  /** `files`: keep images there (OPFS) instead of inline in IndexedDB; the log stays in IndexedDB. */
+  static async open(name: string, durability: 'strict' | 'relaxed', files: ImageFiles | null = null): Promise<IndexedDbChangeLog> {
     if (typeof indexedDB === 'undefined') {
       throw new LtmFailure('dependency_missing', `sqlite (browser): IndexedDB is not available here; pass persist: 'memory' to keep memories only for this session`)
     }
@@ -42,7 +53,7 @@ export class IndexedDbChangeLog {
           database.createObjectStore('snapshot')
         },
       })
-      return new IndexedDbChangeLog(db, durability)
+      return new IndexedDbChangeLog(db, durability, files)
     } catch (error) {
       throw storageFailure(error, `opening IndexedDB database agent-ltm:${name}`)
     }
@@ -54,6 +65,7 @@ export class IndexedDbChangeLog {
       const snapshot = (await tx.objectStore('snapshot').get('current')) ?? { image: null, seq: 0 }
       const entries = await this.#entriesAfter(snapshot.seq, tx.objectStore('log'))
       await tx.done
+      if (snapshot.file && this.files) return { snapshot: { ...snapshot, image: await this.files.read(snapshot.file) }, entries }
       return { snapshot, entries }
     } catch (error) {
       throw storageFailure(error, 'reading the stored database')
@@ -97,14 +109,20 @@ export class IndexedDbChangeLog {
 
   /** Stores a new image covering the log up to `seq` and drops those entries, atomically. */
   async compact(image: Uint8Array, seq: number): Promise<void> {
+    const file = this.files ? await this.files.write(image, seq) : undefined
+    let previous: string | undefined
     try {
       const tx = this.db.transaction(['snapshot', 'log'], 'readwrite', { durability: this.durability })
-      await tx.objectStore('snapshot').put({ image, seq }, 'current')
+      const snapshots = tx.objectStore('snapshot')
+      previous = (await snapshots.get('current'))?.file
+      await snapshots.put(file ? { image: null, file, seq } : { image, seq }, 'current')
       await tx.objectStore('log').delete(IDBKeyRange.upperBound(seq))
       await tx.done
     } catch (error) {
+      if (file) await this.files!.remove(file)
       throw storageFailure(error, 'compacting the stored database')
     }
+    if (previous && previous !== file) await this.files!.remove(previous)
   }
 
   close(): void {

@@ -10,6 +10,8 @@ const MIN_COMPACTION_BYTES = 256 * 1024
 
 export interface PersistentExecutorOptions {
   name: string
+  /** Reported by stats(). */
+  persist: 'opfs' | 'indexeddb'
   log: IndexedDbChangeLog
   /** Opens a sql.js database from an image (null: empty). */
   openEngine(image: Uint8Array | null): Promise<SqlJsExecutor>
@@ -42,7 +44,7 @@ function tabCoordination(name: string, onRemoteWrite: () => void): TabCoordinati
  */
 export class PersistentExecutor implements SqlExecutor {
   readonly capabilities = { interactiveTransactions: true }
-  readonly engine = 'sql.js+indexeddb'
+  readonly engine: string
   #lastSeq = 0
   #logBytes = 0
   #imageBytes = 0
@@ -55,6 +57,7 @@ export class PersistentExecutor implements SqlExecutor {
     private readonly options: PersistentExecutorOptions,
   ) {
     this.#tabs = tabCoordination(options.name, () => (this.#stale = true))
+    this.engine = `sql.js+${options.persist}`
   }
 
   static async open(options: PersistentExecutorOptions): Promise<PersistentExecutor> {
@@ -221,7 +224,7 @@ export class PersistentExecutor implements SqlExecutor {
 
   async stats(): Promise<Record<string, unknown>> {
     const base = (await this.inner.stats()) ?? {}
-    return { ...base, persist: 'indexeddb', log_seq: this.#lastSeq, log_bytes_since_image: this.#logBytes, image_bytes: this.#imageBytes }
+    return { ...base, persist: this.options.persist, log_seq: this.#lastSeq, log_bytes_since_image: this.#logBytes, image_bytes: this.#imageBytes }
   }
 
   async close(): Promise<void> {
