@@ -61,7 +61,10 @@ describe('playground in Chromium (Vite dev server)', () => {
     })
     page.on('requestfailed', (request) => problems.push(`[requestfailed] ${request.url()}: ${request.failure()?.errorText ?? '?'}`))
     await page.goto(url, { waitUntil: 'load' })
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 })
+    await page.waitForSelector('body[data-ready="true"], body[data-ready="error"]', { timeout: 20_000 })
+    if ((await page.getAttribute('body', 'data-ready')) === 'error') {
+      throw new Error(`the playground could not open its store: ${await page.textContent('#fatal')}\n${problems.join('\n')}`)
+    }
   }, 60_000)
 
   afterAll(async () => {
@@ -69,8 +72,8 @@ describe('playground in Chromium (Vite dev server)', () => {
     await vite?.close()
   })
 
-  it('opens an empty in-memory store and offers example memories', async () => {
-    expect(await byTestId(page, 'status-mode').textContent()).toContain('In memory')
+  it('opens an empty store, persisted in OPFS by default, and offers example memories', async () => {
+    expect(await byTestId(page, 'status-mode').textContent()).toContain('OPFS')
     expect(await byTestId(page, 'status-count').textContent()).toBe('0')
     await byTestId(page, 'empty').waitFor()
     await mkdir(SCREENSHOT_DIR, { recursive: true })
@@ -117,9 +120,21 @@ describe('playground in Chromium (Vite dev server)', () => {
     // `quokka` matches exactly (not `quokkas`); the prefix `zebra*` matches `zebras`.
     expect(await card.locator('mark').allTextContents()).toEqual(['quokka', 'zebras'])
     expect(await card.locator('.tag').allTextContents()).toEqual(['typefact'])
+
+    // A JSON value: strings inside it are marked, object keys (not indexed) never are.
+    await page.locator('#search-query').fill('neovim editor')
+    await page.keyboard.press('Enter')
+    await textOf(byTestId(page, 'results-summary'), (text) => text.startsWith('1 result for “neovim editor”'), 'the JSON memory')
+    const json = byTestId(page, 'hit').first()
+    expect(await json.locator('[data-testid="hit-key"]').textContent()).toBe('fact:editor')
+    expect(await json.locator('mark').allTextContents()).toEqual(['Neovim'])
   })
 
   it('deletes a memory from its card', async () => {
+    await page.locator('#search-query').fill('quokka')
+    await page.keyboard.press('Enter')
+    await textOf(byTestId(page, 'results-summary'), (text) => text.startsWith('1 result for “quokka”'), 'the memory to delete')
+    expect(await byTestId(page, 'hit-key').first().textContent()).toBe('note:quokka')
     await byTestId(page, 'hit').first().locator('[data-testid="hit-delete"]').click()
     await textOf(byTestId(page, 'status-count'), (text) => text === '16', 'the count to drop back to 16')
     await textOf(byTestId(page, 'results-summary'), (text) => text.startsWith('0 results'), 'no result left')
@@ -141,4 +156,16 @@ describe('playground in Chromium (Vite dev server)', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true })
     expect(problems).toEqual([])
   })
+
+  it('still has every memory after a reload', async () => {
+    await page.reload({ waitUntil: 'load' })
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 })
+    expect(await byTestId(page, 'status-mode').textContent()).toContain('OPFS')
+    await textOf(byTestId(page, 'status-count'), (text) => text === '16', 'the 16 memories to be there after the reload')
+    await page.locator('#search-query').fill('coffee tea weekend*')
+    await page.keyboard.press('Enter')
+    await textOf(byTestId(page, 'results-summary'), (text) => text.startsWith('4 results for “coffee tea weekend*”'), 'the same four results')
+    expect(problems).toEqual([])
+  })
 })
+

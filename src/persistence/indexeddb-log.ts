@@ -47,7 +47,10 @@ export class IndexedDbChangeLog {
       throw new LtmFailure('dependency_missing', `sqlite (browser): IndexedDB is not available here; pass persist: 'memory' to keep memories only for this session`)
     }
     try {
-      const db = await openDB<ChangeLogSchema>(`agent-ltm:${name}`, 1, {
+      // The kind of image storage is part of the store's identity: an IndexedDB-only store never
+      // meets a pointer to an OPFS file it would not read.
+      const database = files ? `agent-ltm:${name}:opfs` : `agent-ltm:${name}`
+      const db = await openDB<ChangeLogSchema>(database, 1, {
         upgrade(database) {
           database.createObjectStore('log', { autoIncrement: true })
           database.createObjectStore('snapshot')
@@ -55,7 +58,7 @@ export class IndexedDbChangeLog {
       })
       return new IndexedDbChangeLog(db, durability, files)
     } catch (error) {
-      throw storageFailure(error, `opening IndexedDB database agent-ltm:${name}`)
+      throw storageFailure(error, `opening the IndexedDB database of store ${name}`)
     }
   }
 
