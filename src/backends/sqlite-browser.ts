@@ -34,9 +34,16 @@ export interface BrowserSqliteOptions extends BackendOptions {
   wasmBinary?: ArrayBuffer | Uint8Array
   /** A SQLite file image to start from (for example one written by the Node build). */
   data?: Uint8Array
+  /**
+   * sql.js's init function, when sql.js is loaded some other way than `import 'sql.js'` (a classic
+   * script tag defines `window.initSqlJs`, which is used when present).
+   */
+  initSqlJs?: InitSqlJs
 }
 
-async function loadSqlJs(): Promise<InitSqlJs> {
+async function loadSqlJs(options: BrowserSqliteOptions): Promise<InitSqlJs> {
+  const fromPage = (globalThis as { initSqlJs?: InitSqlJs }).initSqlJs
+  if (options.initSqlJs ?? fromPage) return (options.initSqlJs ?? fromPage)!
   try {
     const module = (await import('sql.js')) as unknown as { default?: InitSqlJs }
     return (module.default ?? module) as InitSqlJs
@@ -66,7 +73,7 @@ export const browserSqliteBackend: BackendDefinition<BrowserSqliteOptions> = {
     if (persist === 'opfs' && !opfsAvailable()) {
       throw new LtmError('invalid_argument', `sqlite (browser): this browser has no Origin Private File System; use persist: 'indexeddb'`)
     }
-    const initSqlJs = await loadSqlJs()
+    const initSqlJs = await loadSqlJs(options)
     const openEngine = (image: Uint8Array | null) => {
       const engineOptions: Parameters<typeof openSqlJsEngine>[0] = { initSqlJs }
       const locateFile = locateWasm(options)
