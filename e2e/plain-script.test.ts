@@ -20,7 +20,7 @@ const PAGE = `<!doctype html>
 </script>
 <script type="module">
   import { createLTM } from 'agent-ltm'
-  const ltm = await createLTM({ backend: 'sqlite', name: 'notes', wasmUrl: '/node_modules/agent-ltm/wasm/sql-wasm.wasm' })
+  const ltm = await createLTM({ backend: 'sqlite', name: 'notes' }) // the wasm is found next to dist/
   const before = await ltm.retrieve('hello')
   await ltm.store('hello', 'first memory')
   const found = await ltm.search('memory')
