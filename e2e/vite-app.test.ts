@@ -1,0 +1,83 @@
+// The wasm loads without configuration in a bundler: a tiny app imports the BUILT package, Vite
+// builds it for production (it sees new URL('../wasm/sql-wasm.wasm', import.meta.url) in dist/ and
+// emits the wasm as an asset), and the built app runs in Chromium with OPFS persistence.
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { build } from 'vite'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, type RunningBrowser } from './browser.js'
+import { BUILT_BROWSER_BUNDLE, REPO_ROOT } from './page-bundle.js'
+import { contentTypeOf, startStaticServer, type StaticFile, type StaticServer } from './server.js'
+
+let app: string
+let server: StaticServer
+let browser: RunningBrowser
+const emitted: string[] = []
+
+async function collect(dir: string, files: Map<string, StaticFile>, root: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) await collect(path, files, root)
+    else {
+      const url = `/${relative(root, path).split('\\').join('/')}`
+      emitted.push(url)
+      files.set(url, { body: await readFile(path), type: url.endsWith('.html') ? 'text/html; charset=utf-8' : contentTypeOf(path) })
+    }
+  }
+}
+
+beforeAll(async () => {
+  app = await mkdtemp(join(tmpdir(), 'agent-ltm-vite-app-'))
+  await writeFile(join(app, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body><script type="module" src="./main.js"></script></body></html>')
+  await writeFile(
+    join(app, 'main.js'),
+    `import { createLTM } from 'agent-ltm'
+const ltm = await createLTM({ backend: 'sqlite', name: 'vite-app' })
+const before = await ltm.retrieve('greeting')
+await ltm.store('greeting', 'hello from a Vite build')
+const hits = await ltm.search('vite')
+const stats = await ltm.stats()
+window.result = { before: before.found, keys: hits.results.map((r) => r.key), persist: stats.persist }
+`,
+  )
+  await build({
+    root: app,
+    logLevel: 'silent',
+    configFile: false,
+    // The app imports the package the way users do; the alias points it at this repo's built dist/.
+    resolve: { alias: [{ find: /^agent-ltm$/, replacement: BUILT_BROWSER_BUNDLE }] },
+    build: { outDir: join(app, 'dist'), target: 'es2022', emptyOutDir: true },
+    server: { fs: { allow: [REPO_ROOT, app] } },
+  })
+  const files = new Map<string, StaticFile>()
+  await collect(join(app, 'dist'), files, join(app, 'dist'))
+  files.set('/', files.get('/index.html')!)
+  server = await startStaticServer(files)
+  browser = await launchChromium()
+}, 180_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+  if (app) await rm(app, { recursive: true, force: true })
+})
+
+describe('a Vite production build of an app using the package', () => {
+  it('emits the shipped wasm as an asset and runs with no wasm configuration, persisting across a reload', async () => {
+    expect(emitted.some((url) => url.endsWith('.wasm'))).toBe(true)
+    const page = browser.context.pages()[0] ?? (await browser.context.newPage())
+    const errors: string[] = []
+    page.on('pageerror', (error) => errors.push(error.message))
+    page.on('requestfailed', (request) => errors.push(`request failed: ${request.url()}`))
+    const result = async (): Promise<unknown> => {
+      await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, null, { timeout: 30_000 })
+      return page.evaluate(() => (window as unknown as { result: unknown }).result)
+    }
+    await page.goto(server.url)
+    expect(await result()).toEqual({ before: false, keys: ['greeting'], persist: 'opfs' })
+    await page.reload()
+    expect(await result()).toEqual({ before: true, keys: ['greeting'], persist: 'opfs' })
+    expect(errors).toEqual([])
+  }, 120_000)
+})
