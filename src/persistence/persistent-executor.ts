@@ -17,22 +17,14 @@ export interface PersistentExecutorOptions {
   openEngine(image: Uint8Array | null): Promise<SqlJsExecutor>
 }
 
-/** Cross-tab coordination, where the browser has it: Web Locks serialise writers, BroadcastChannel says "I wrote". */
+/** Cross-tab coordination, where the browser has it: Web Locks serialise writers across tabs and workers. */
 interface TabCoordination {
   withWriteLock<T>(fn: () => Promise<T>): Promise<T>
-  announce(seq: number): void
-  close(): void
 }
 
-function tabCoordination(name: string, onRemoteWrite: () => void): TabCoordination {
+function tabCoordination(name: string): TabCoordination {
   const locks = (globalThis.navigator as { locks?: { request<T>(name: string, fn: () => Promise<T>): Promise<T> } } | undefined)?.locks
-  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`agent-ltm:${name}`) : null
-  if (channel) channel.onmessage = () => onRemoteWrite()
-  return {
-    withWriteLock: (fn) => (locks ? locks.request(`agent-ltm:${name}`, fn) : fn()),
-    announce: (seq) => channel?.postMessage({ seq }),
-    close: () => channel?.close(),
-  }
+  return { withWriteLock: (fn) => (locks ? locks.request(`agent-ltm:${name}`, fn) : fn()) }
 }
 
 /**
@@ -48,7 +40,7 @@ export class PersistentExecutor implements SqlExecutor {
   #lastSeq = 0
   #logBytes = 0
   #imageBytes = 0
-  #stale = false
+  #catchUps: Promise<void> = Promise.resolve()
   #compacting: Promise<void> | null = null
   #tabs: TabCoordination
 
@@ -56,7 +48,7 @@ export class PersistentExecutor implements SqlExecutor {
     private inner: SqlJsExecutor,
     private readonly options: PersistentExecutorOptions,
   ) {
-    this.#tabs = tabCoordination(options.name, () => (this.#stale = true))
+    this.#tabs = tabCoordination(options.name)
     this.engine = `sql.js+${options.persist}`
   }
 
@@ -79,7 +71,6 @@ export class PersistentExecutor implements SqlExecutor {
 
   /** Applies what other tabs wrote; reloads from the image if one of them compacted past this tab's position. */
   async #catchUp(): Promise<void> {
-    this.#stale = false
     const { imageSeq, entries } = await this.options.log.changesSince(this.#lastSeq)
     const contiguous = entries.length === 0 || entries[0]!.seq === this.#lastSeq + 1
     if (imageSeq <= this.#lastSeq && contiguous) {
@@ -106,19 +97,29 @@ export class PersistentExecutor implements SqlExecutor {
   async #append(statements: SqlStatement[]): Promise<void> {
     this.#lastSeq = await this.options.log.append(statements)
     this.#logBytes += JSON.stringify(statements).length
-    this.#tabs.announce(this.#lastSeq)
     if (this.#logBytes > Math.max(MIN_COMPACTION_BYTES, this.#imageBytes / 2)) this.#scheduleCompaction()
+  }
+
+  /**
+   * Catch-ups run one at a time, so two concurrent reads never apply the same entry twice. Every read
+   * does one (a small IndexedDB read): a write another tab acknowledged must be visible to this tab's
+   * next read, and a notice over BroadcastChannel can arrive late in a busy or background tab.
+   */
+  #serialisedCatchUp(): Promise<void> {
+    const run = this.#catchUps.then(() => this.#catchUp())
+    this.#catchUps = run.catch(() => undefined)
+    return run
   }
 
   async batch(statements: SqlStatement[], mode: BatchMode = 'write'): Promise<SqlResult[]> {
     await this.#compacting
     if (mode === 'read') {
-      if (this.#stale) await this.#tabs.withWriteLock(() => this.#catchUp())
+      await this.#serialisedCatchUp()
       return this.inner.batch(statements, 'read')
     }
     // Writes are serialised across tabs and applied on top of every other tab's writes.
     return this.#tabs.withWriteLock(async () => {
-      await this.#catchUp()
+      await this.#serialisedCatchUp()
       const lock = await this.inner.lock()
       try {
         lock.exec('BEGIN IMMEDIATE')
@@ -150,7 +151,7 @@ export class PersistentExecutor implements SqlExecutor {
       )
     })
     await tabLockHeld
-    await this.#catchUp()
+    await this.#serialisedCatchUp()
     const lock = await this.inner.lock()
     const written: SqlStatement[] = []
     const finish = (): void => releaseTabs()
@@ -229,7 +230,6 @@ export class PersistentExecutor implements SqlExecutor {
 
   async close(): Promise<void> {
     await this.#compacting
-    this.#tabs.close()
     this.options.log.close()
     try {
       await this.inner.close()
