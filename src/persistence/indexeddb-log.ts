@@ -23,9 +23,17 @@ export interface ImageFiles {
   remove(file: string): Promise<void>
 }
 
+/** The small record read on every catch-up; the image bytes live apart so that read stays cheap. */
+interface SnapshotPointer {
+  seq: number
+  /** OPFS file name, or `inline` for an image kept in the snapshot store under 'image'. */
+  file?: string
+  inline?: boolean
+}
+
 interface ChangeLogSchema extends DBSchema {
   log: { key: number; value: { statements: SqlStatement[] } }
-  snapshot: { key: 'current'; value: Snapshot }
+  snapshot: { key: 'current' | 'image'; value: SnapshotPointer | Uint8Array }
 }
 
 /**
@@ -65,11 +73,12 @@ export class IndexedDbChangeLog {
   async load(): Promise<{ snapshot: Snapshot; entries: LogEntry[] }> {
     try {
       const tx = this.db.transaction(['snapshot', 'log'], 'readonly')
-      const snapshot = (await tx.objectStore('snapshot').get('current')) ?? { image: null, seq: 0 }
-      const entries = await this.#entriesAfter(snapshot.seq, tx.objectStore('log'))
+      const pointer = ((await tx.objectStore('snapshot').get('current')) as SnapshotPointer | undefined) ?? { seq: 0 }
+      const inline = pointer.inline ? ((await tx.objectStore('snapshot').get('image')) as Uint8Array | undefined) ?? null : null
+      const entries = await this.#entriesAfter(pointer.seq, tx.objectStore('log'))
       await tx.done
-      if (snapshot.file && this.files) return { snapshot: { ...snapshot, image: await this.files.read(snapshot.file) }, entries }
-      return { snapshot, entries }
+      if (pointer.file && this.files) return { snapshot: { image: await this.files.read(pointer.file), file: pointer.file, seq: pointer.seq }, entries }
+      return { snapshot: { image: inline, seq: pointer.seq }, entries }
     } catch (error) {
       throw storageFailure(error, 'reading the stored database')
     }
@@ -79,10 +88,10 @@ export class IndexedDbChangeLog {
   async changesSince(seq: number): Promise<{ imageSeq: number; entries: LogEntry[] }> {
     try {
       const tx = this.db.transaction(['snapshot', 'log'], 'readonly')
-      const snapshot = await tx.objectStore('snapshot').get('current')
+      const pointer = (await tx.objectStore('snapshot').get('current')) as SnapshotPointer | undefined
       const entries = await this.#entriesAfter(seq, tx.objectStore('log'))
       await tx.done
-      return { imageSeq: snapshot?.seq ?? 0, entries }
+      return { imageSeq: pointer?.seq ?? 0, entries }
     } catch (error) {
       throw storageFailure(error, 'reading the change log')
     }
@@ -117,8 +126,14 @@ export class IndexedDbChangeLog {
     try {
       const tx = this.db.transaction(['snapshot', 'log'], 'readwrite', { durability: this.durability })
       const snapshots = tx.objectStore('snapshot')
-      previous = (await snapshots.get('current'))?.file
-      await snapshots.put(file ? { image: null, file, seq } : { image, seq }, 'current')
+      previous = ((await snapshots.get('current')) as SnapshotPointer | undefined)?.file
+      if (file) {
+        await snapshots.put({ seq, file }, 'current')
+        await snapshots.delete('image')
+      } else {
+        await snapshots.put(image, 'image')
+        await snapshots.put({ seq, inline: true }, 'current')
+      }
       await tx.objectStore('log').delete(IDBKeyRange.upperBound(seq))
       await tx.done
     } catch (error) {
