@@ -1,4 +1,5 @@
 /** Result shapes of a benchmark run, and the BENCHMARKS.md renderer. */
+import { browserSectionFromNewestResults } from './browser/report.js'
 import type { ColdResult } from './cold-child.js'
 import type { QueryClass } from './corpus.js'
 import type { FillResult } from './fill-child.js'
@@ -568,6 +569,9 @@ export function renderMarkdown(results: BenchResults): string {
     howMeasured(results),
     '',
   ]
+  // The browser section comes from its own run (npm run bench:browser): the newest browser-*.json.
+  const browser = browserSectionFromNewestResults()
+  if (browser) parts.push(browser, '')
   return parts.join('\n')
 }
 

@@ -1,0 +1,596 @@
+/**
+ * The in-page half of `npm run bench:browser`: runs in Chromium, bundled by bench/browser/run.ts
+ * with esbuild against the BUILT browser bundle (dist/index.browser.js), MiniSearch and Orama.
+ * run.ts drives it step by step through window.__bench; every step returns plain JSON.
+ */
+import { create as createOrama, insertMultiple, search as searchOrama } from '@orama/orama'
+import { index as oramaIndex } from '@orama/orama/components'
+import MiniSearch from 'minisearch'
+import { createLTM, type JsonValue, type LTM } from '../../dist/index.browser.js'
+import { BATCH_SIZE, memory, prng, queryList } from '../corpus.js'
+import type {
+  BuildReport,
+  FillReport,
+  HeapReading,
+  OpenReport,
+  PageInfo,
+  PersistStats,
+  QueryCheck,
+  RawIdbRead,
+  SearchLib,
+  SearchSample,
+  StoreStep,
+  StoreVariant,
+} from './types.js'
+
+const WASM_URL = '/wasm/sql-wasm.wasm'
+const LIBS: SearchLib[] = ['agent-ltm', 'minisearch', 'orama']
+const QUERIES = queryList()
+
+// ---------------------------------------------------------------- measuring
+
+const now = (): number => performance.now()
+
+/** Every WebAssembly.Memory instantiated in this page (sql.js's heap), found by wrapping WebAssembly.instantiate*. */
+const wasmMemories: WebAssembly.Memory[] = []
+function trackWasm(value: unknown): void {
+  if (value instanceof WebAssembly.Memory) {
+    if (!wasmMemories.includes(value)) wasmMemories.push(value)
+    return
+  }
+  if (typeof value !== 'object' || value === null) return
+  const instance = value instanceof WebAssembly.Instance ? value : (value as { instance?: unknown }).instance
+  if (instance instanceof WebAssembly.Instance) for (const exported of Object.values(instance.exports)) trackWasm(exported)
+}
+for (const name of ['instantiate', 'instantiateStreaming'] as const) {
+  const original = WebAssembly[name] as (...args: unknown[]) => Promise<unknown>
+  ;(WebAssembly as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+    // Memory may also be imported (env.memory) rather than exported.
+    const imports = args[1] as Record<string, Record<string, unknown>> | undefined
+    for (const module of Object.values(imports ?? {})) for (const value of Object.values(module ?? {})) trackWasm(value)
+    return original.apply(WebAssembly, args).then((result) => {
+      trackWasm(result)
+      return result
+    })
+  }
+}
+
+function performanceMemory(): { usedJSHeapSize: number } | undefined {
+  return (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory
+}
+
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc) {
+    gc()
+    gc()
+  }
+}
+
+function heap(): HeapReading {
+  collectGarbage()
+  return {
+    js_heap_bytes: performanceMemory()?.usedJSHeapSize ?? null,
+    wasm_bytes: wasmMemories.reduce((sum, m) => sum + m.buffer.byteLength, 0),
+  }
+}
+
+function heapDelta(before: HeapReading, after: HeapReading): { js: number | null; wasm: number } {
+  return {
+    js: before.js_heap_bytes === null || after.js_heap_bytes === null ? null : after.js_heap_bytes - before.js_heap_bytes,
+    wasm: after.wasm_bytes - before.wasm_bytes,
+  }
+}
+
+function check<R extends { success: boolean }>(result: R, what: string): Extract<R, { success: true }> {
+  if (!result.success) throw new Error(`${what} failed: ${JSON.stringify(result).slice(0, 500)}`)
+  return result as Extract<R, { success: true }>
+}
+
+function pageInfo(): PageInfo {
+  let resolution = Number.POSITIVE_INFINITY
+  let last = now()
+  for (let steps = 0; steps < 50; ) {
+    const t = now()
+    if (t !== last) {
+      resolution = Math.min(resolution, t - last)
+      last = t
+      steps++
+    }
+  }
+  return {
+    user_agent: navigator.userAgent,
+    cross_origin_isolated: globalThis.crossOriginIsolated === true,
+    timer_resolution_us: Math.round(resolution * 1e4) / 10,
+    performance_memory: performanceMemory() !== undefined,
+    gc: typeof (globalThis as { gc?: unknown }).gc === 'function',
+    hardware_concurrency: navigator.hardwareConcurrency,
+  }
+}
+
+// ---------------------------------------------------------------- corpus
+
+/** The corpus memories' value text (objects contribute their `text`). */
+function textOf(value: JsonValue): string {
+  return typeof value === 'string' ? value : String((value as { text?: unknown }).text)
+}
+
+interface Doc {
+  id: string
+  text: string
+}
+
+function corpus(from: number, count: number, seed = 1, prefix = 'mem'): Doc[] {
+  return Array.from({ length: count }, (_, j) => {
+    const m = memory(from + j, seed, prefix)
+    return { id: m.key, text: textOf(m.value) }
+  })
+}
+
+async function storeDocs(ltm: LTM, docs: Doc[], metadata?: Record<string, JsonValue>): Promise<void> {
+  for (let i = 0; i < docs.length; i += BATCH_SIZE) {
+    const batch = docs.slice(i, i + BATCH_SIZE).map((d) => (metadata ? { key: d.id, value: d.text, metadata } : { key: d.id, value: d.text }))
+    check(await ltm.storeBatch(batch), 'storeBatch')
+  }
+}
+
+// ---------------------------------------------------------------- search: agent-ltm vs MiniSearch vs Orama
+
+/** Plain BM25 (k1 1.2, b 0.75, no BM25+ delta), as agent-ltm and SQLite FTS5 define it. */
+const BM25 = { k: 1.2, b: 0.75, d: 0 }
+
+function createMiniSearch(): MiniSearch<Doc> {
+  return new MiniSearch<Doc>({
+    fields: ['text'],
+    idField: 'id',
+    // Exact terms OR-ed: MiniSearch's defaults already are OR without prefix or fuzzy; said explicitly.
+    searchOptions: { combineWith: 'OR', prefix: false, fuzzy: false, bm25: BM25 },
+  })
+}
+
+/**
+ * Orama's default index with every word looked up exactly: its full-text search expands each word
+ * as a prefix unless `exact: true`, and `exact: true` on the search call also adds a case-sensitive,
+ * all-words post-filter on the raw text. Forcing the index's own `exact` flag gives plain exact terms.
+ */
+function createOramaDb() {
+  const base = oramaIndex.createIndex()
+  const search = (...args: Parameters<typeof base.search>): ReturnType<typeof base.search> => {
+    args[5] = true // exact
+    return base.search(...args)
+  }
+  return createOrama({
+    schema: { text: 'string' } as const,
+    components: { index: { ...base, search }, tokenizer: { stemming: false, stopWords: false } },
+  })
+}
+type OramaDb = ReturnType<typeof createOramaDb>
+
+interface SearchState {
+  size: number
+  docs: Doc[]
+  ltm: LTM | null
+  mini: MiniSearch<Doc> | null
+  orama: OramaDb | null
+}
+let state: SearchState | null = null
+
+function searchState(): SearchState {
+  if (!state) throw new Error('searchSetup first')
+  return state
+}
+
+async function runSearch(lib: SearchLib, query: string, limit = 10): Promise<{ keys: string[]; count: number }> {
+  const s = searchState()
+  if (lib === 'agent-ltm') {
+    const result = check(await s.ltm!.search(query, null, limit), `search "${query}"`)
+    return { keys: result.results.map((r) => r.key), count: result.count }
+  }
+  if (lib === 'minisearch') {
+    const results = s.mini!.search(query)
+    return { keys: results.slice(0, limit).map((r) => String(r.id)), count: results.length }
+  }
+  const results = await searchOrama(s.orama!, { term: query, properties: ['text'], limit, tolerance: 0, threshold: 1, relevance: BM25 })
+  return { keys: results.hits.map((h) => String(h.id)), count: results.count }
+}
+
+const api = {
+  info: pageInfo,
+
+  searchSetup(size: number): { docs: number; chars: number } {
+    state = { size, docs: corpus(0, size), ltm: null, mini: null, orama: null }
+    return { docs: size, chars: state.docs.reduce((n, d) => n + d.text.length, 0) }
+  },
+
+  async build(lib: SearchLib): Promise<BuildReport> {
+    const s = searchState()
+    const before = heap()
+    const t0 = now()
+    let openMs: number | null = null
+    let databaseBytes: number | null = null
+    if (lib === 'agent-ltm') {
+      s.ltm = await createLTM({ backend: 'sqlite', persist: 'memory', wasmUrl: WASM_URL })
+      openMs = now() - t0
+      await storeDocs(s.ltm, s.docs)
+    } else if (lib === 'minisearch') {
+      s.mini = createMiniSearch()
+      s.mini.addAll(s.docs)
+    } else {
+      s.orama = createOramaDb()
+      await insertMultiple(s.orama, s.docs, 1000)
+    }
+    const buildMs = now() - t0
+    const delta = heapDelta(before, heap())
+    if (s.ltm && lib === 'agent-ltm') databaseBytes = Number((check(await s.ltm.stats(), 'stats') as { database_bytes?: number }).database_bytes ?? 0)
+    return { lib, build_ms: buildMs, open_ms: openMs, js_heap_delta_bytes: delta.js, wasm_delta_bytes: delta.wasm, database_bytes: databaseBytes }
+  },
+
+  /** One untimed pass over every query with every library; returns top 10 and match counts. */
+  async searchCheck(countAgentLtm: boolean): Promise<QueryCheck[]> {
+    const s = searchState()
+    const checks: QueryCheck[] = []
+    for (let q = 0; q < QUERIES.length; q++) {
+      const text = QUERIES[q]!.text
+      const top = {} as Record<SearchLib, string[]>
+      const matches = {} as Record<SearchLib, number | null>
+      for (const lib of LIBS) {
+        const { keys, count } = await runSearch(lib, text)
+        top[lib] = keys
+        matches[lib] = lib === 'agent-ltm' ? null : count
+      }
+      if (countAgentLtm) matches['agent-ltm'] = (await runSearch('agent-ltm', text, s.size)).count
+      checks.push({ query: q, top, matches })
+    }
+    return checks
+  },
+
+  /** One timed round: every query once per library, in a seeded order, libraries rotating per query. */
+  async searchRound(round: number): Promise<SearchSample[]> {
+    const random = prng(1000 + round)
+    const order = QUERIES.map((_, i) => i)
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1))
+      ;[order[i], order[j]] = [order[j]!, order[i]!]
+    }
+    const samples: SearchSample[] = []
+    for (let k = 0; k < order.length; k++) {
+      const q = order[k]!
+      for (let l = 0; l < LIBS.length; l++) {
+        const lib = LIBS[(k + round + l) % LIBS.length]!
+        const t0 = now()
+        await runSearch(lib, QUERIES[q]!.text)
+        samples.push({ lib, query: q, ms: now() - t0 })
+      }
+    }
+    return samples
+  },
+
+  async searchTeardown(): Promise<void> {
+    await state?.ltm?.close()
+    state = null
+  },
+
+  // ---------------------------------------------------------------- store latency
+
+  async storeLatency(options: { prefill: number; ops: number; block: number; warmup: number }): Promise<{ variants: Record<StoreVariant, { steps: StoreStep[]; stats: PersistStats }>; strict_raw_read: RawIdbRead | null }> {
+    const variants: StoreVariant[] = ['memory', 'indexeddb-strict', 'indexeddb-relaxed']
+    const stores = {} as Record<StoreVariant, LTM>
+    const last = {} as Record<StoreVariant, PersistStats>
+    const steps = {} as Record<StoreVariant, StoreStep[]>
+    for (const v of variants) {
+      await deleteStore(`bench-store-${v}`)
+      stores[v] =
+        v === 'memory'
+          ? await createLTM({ backend: 'sqlite', persist: 'memory', wasmUrl: WASM_URL })
+          : await createLTM({ backend: 'sqlite', name: `bench-store-${v}`, persist: 'indexeddb', durability: v === 'indexeddb-strict' ? 'strict' : 'relaxed', wasmUrl: WASM_URL })
+      await storeDocs(stores[v], corpus(0, options.prefill))
+      last[v] = await persistStats(stores[v])
+      steps[v] = []
+    }
+    const docs = corpus(0, options.warmup + options.ops, 2, 'store')
+    for (const v of variants) for (let i = 0; i < options.warmup; i++) await timedStore(stores[v], docs[i]!, last, v)
+    const blocks = Math.ceil(options.ops / options.block)
+    for (let b = 0; b < blocks; b++) {
+      for (let k = 0; k < variants.length; k++) {
+        const v = variants[(b + k) % variants.length]!
+        for (let i = b * options.block; i < Math.min(options.ops, (b + 1) * options.block); i++) {
+          steps[v].push(await timedStore(stores[v], docs[options.warmup + i]!, last, v))
+        }
+      }
+    }
+    const out = {} as Record<StoreVariant, { steps: StoreStep[]; stats: PersistStats }>
+    const rawRead = await api.rawRead('bench-store-indexeddb-strict')
+    for (const v of variants) {
+      out[v] = { steps: steps[v], stats: await persistStats(stores[v]) }
+      await stores[v].close()
+      if (v !== 'memory') await deleteStore(`bench-store-${v}`)
+    }
+    return { variants: out, strict_raw_read: rawRead }
+  },
+
+  // ---------------------------------------------------------------- persistence cost by database size
+
+  /** Fills an IndexedDB-persisted store with memories padded (in metadata, which is not indexed) until the database reaches `targetBytes`. */
+  async persistFill(name: string, targetBytes: number, padBytes: number): Promise<FillReport> {
+    await deleteStore(name)
+    const ltm = await createLTM({ backend: 'sqlite', name, persist: 'indexeddb', wasmUrl: WASM_URL })
+    const pad = 'p'.repeat(padBytes)
+    const perBatch = Math.max(1, Math.min(100, Math.round(targetBytes / padBytes / 10)))
+    const t0 = now()
+    let stats = await persistStats(ltm)
+    let compactions = 0
+    let n = 0
+    while (stats.database_bytes < targetBytes) {
+      const batch = corpus(n, perBatch, 3, 'fill').map((d) => ({ key: d.id, value: d.text, metadata: { pad } }))
+      check(await ltm.storeBatch(batch), 'storeBatch (fill)')
+      n += batch.length
+      const next = await persistStats(ltm)
+      if (compactedBetween(stats, next)) compactions++
+      stats = next
+    }
+    const seconds = (now() - t0) / 1000
+    persistent.set(name, ltm)
+    return { memories: n, seconds, compactions, stats }
+  },
+
+  /** Single stores on the store `persistFill` left open; every store followed by a timed stats() that absorbs a compaction it triggered. */
+  async persistStores(name: string, ops: number, warmup: number): Promise<{ steps: StoreStep[]; stats: PersistStats }> {
+    const ltm = persistent.get(name)
+    if (!ltm) throw new Error(`persistFill ${name} first`)
+    const docs = corpus(0, warmup + ops, 4, 'single')
+    const last = { x: await persistStats(ltm) } as Record<string, PersistStats>
+    for (let i = 0; i < warmup; i++) await timedStore(ltm, docs[i]!, last, 'x')
+    const steps: StoreStep[] = []
+    for (let i = 0; i < ops; i++) steps.push(await timedStore(ltm, docs[warmup + i]!, last, 'x'))
+    return { steps, stats: await persistStats(ltm) }
+  },
+
+  /** Writes a scratch memory (1 MB of unindexed metadata, a new value each time) until a compaction runs; returns that pause, ms. */
+  async forceCompaction(name: string): Promise<{ pause_ms: number | null; writes: number; stats: PersistStats }> {
+    const ltm = persistent.get(name) ?? (await createLTM({ backend: 'sqlite', name, persist: 'indexeddb', wasmUrl: WASM_URL }))
+    persistent.set(name, ltm)
+    const pause = await forceCompaction(ltm)
+    return { ...pause, stats: await persistStats(ltm) }
+  },
+
+  async closeStore(name: string, remove: boolean): Promise<void> {
+    await persistent.get(name)?.close()
+    persistent.delete(name)
+    if (remove) await deleteStore(name)
+  },
+
+  // ---------------------------------------------------------------- cold open
+
+  async coldFill(name: string, size: number): Promise<FillReport> {
+    await deleteStore(name)
+    const ltm = await createLTM({ backend: 'sqlite', name, persist: 'indexeddb', wasmUrl: WASM_URL })
+    const docs = corpus(0, size)
+    const t0 = now()
+    let stats = await persistStats(ltm)
+    let compactions = 0
+    for (let i = 0; i < docs.length; i += BATCH_SIZE) {
+      check(await ltm.storeBatch(docs.slice(i, i + BATCH_SIZE).map((d) => ({ key: d.id, value: d.text }))), 'storeBatch (cold fill)')
+      const next = await persistStats(ltm)
+      if (compactedBetween(stats, next)) compactions++
+      stats = next
+    }
+    const seconds = (now() - t0) / 1000
+    await ltm.close()
+    return { memories: size, seconds, compactions, stats }
+  },
+
+  /**
+   * Adds memories N, N+1, … with storeBatch until the log since the last image reaches `fraction` of
+   * the compaction threshold (max(256 kB, half the image), src/persistence/persistent-executor.ts):
+   * the longest log an open can find.
+   */
+  async extendLog(name: string, from: number, fraction: number): Promise<{ added: number; threshold_bytes: number; log_bytes_per_memory: number; compacted: boolean; stats: PersistStats }> {
+    const ltm = persistent.get(name) ?? (await createLTM({ backend: 'sqlite', name, persist: 'indexeddb', wasmUrl: WASM_URL }))
+    persistent.set(name, ltm)
+    let stats = await persistStats(ltm)
+    const threshold = Math.max(256 * 1024, (stats.image_bytes ?? 0) / 2)
+    let added = 0
+    let perMemory = 0
+    let batch = 50
+    for (;;) {
+      const remaining = threshold * fraction - (stats.log_bytes_since_image ?? 0)
+      if (perMemory > 0) batch = Math.min(BATCH_SIZE, Math.floor(remaining / perMemory))
+      if (batch < 1) break
+      const docs = corpus(from + added, batch)
+      check(await ltm.storeBatch(docs.map((d) => ({ key: d.id, value: d.text }))), 'storeBatch (extend log)')
+      const next = await persistStats(ltm)
+      if (compactedBetween(stats, next)) return { added: added + batch, threshold_bytes: threshold, log_bytes_per_memory: perMemory, compacted: true, stats: next }
+      perMemory = ((next.log_bytes_since_image ?? 0) - (stats.log_bytes_since_image ?? 0)) / batch
+      added += batch
+      stats = next
+      if (remaining - batch * perMemory < perMemory * 10) break
+    }
+    return { added, threshold_bytes: threshold, log_bytes_per_memory: perMemory, compacted: false, stats }
+  },
+
+  /**
+   * What IndexedDB itself costs here, on a scratch database shaped like the change log: the
+   * catch-up read every write starts with, an append of one store's size with each durability, and
+   * an uncontended Web Lock. Interleaved, `n` of each.
+   */
+  async idbProbe(n: number, recordBytes: number): Promise<Record<string, number[]>> {
+    const name = 'agent-ltm-bench-idb-probe'
+    await new Promise<void>((resolve) => {
+      const request = indexedDB.deleteDatabase(name)
+      request.onsuccess = request.onerror = request.onblocked = () => resolve()
+    })
+    const open = indexedDB.open(name, 1)
+    open.onupgradeneeded = () => {
+      open.result.createObjectStore('log', { autoIncrement: true })
+      open.result.createObjectStore('snapshot')
+    }
+    const db = await idbRequest(open)
+    const record = { statements: [{ sql: 'x'.repeat(recordBytes), args: [] as unknown[] }] }
+    const done = (tx: IDBTransaction): Promise<void> =>
+      new Promise((resolve, reject) => {
+        tx.oncomplete = () => resolve()
+        tx.onerror = tx.onabort = () => reject(tx.error)
+      })
+    const ops: Record<string, () => Promise<unknown>> = {
+      'read (catch-up: snapshot + log cursor)': async () => {
+        const tx = db.transaction(['snapshot', 'log'], 'readonly')
+        await idbRequest(tx.objectStore('snapshot').get('current'))
+        await idbRequest(tx.objectStore('log').openCursor(IDBKeyRange.lowerBound(Number.MAX_SAFE_INTEGER - 1, true)))
+        await done(tx)
+      },
+      'append, relaxed': async () => {
+        const tx = db.transaction('log', 'readwrite', { durability: 'relaxed' })
+        tx.objectStore('log').add(record)
+        await done(tx)
+      },
+      'append, strict': async () => {
+        const tx = db.transaction('log', 'readwrite', { durability: 'strict' })
+        tx.objectStore('log').add(record)
+        await done(tx)
+      },
+      'Web Lock, uncontended': () => navigator.locks.request('agent-ltm-bench-probe', async () => undefined),
+    }
+    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(ops).map((k) => [k, []]))
+    for (let i = 0; i < n + 5; i++) {
+      for (const [label, op] of Object.entries(ops)) {
+        const t0 = now()
+        await op()
+        if (i >= 5) samples[label]!.push(now() - t0)
+      }
+    }
+    db.close()
+    await new Promise<void>((resolve) => {
+      const request = indexedDB.deleteDatabase(name)
+      request.onsuccess = request.onerror = request.onblocked = () => resolve()
+    })
+    return samples
+  },
+
+  /** Run first in a fresh page: wasm init (empty in-memory store), then open the persisted store, search once. */
+  async coldOpen(name: string): Promise<OpenReport> {
+    let t0 = now()
+    const empty = await createLTM({ backend: 'sqlite', persist: 'memory', wasmUrl: WASM_URL })
+    const wasmInit = now() - t0
+    await empty.close()
+    t0 = now()
+    const ltm = await createLTM({ backend: 'sqlite', name, persist: 'indexeddb', wasmUrl: WASM_URL })
+    const openMs = now() - t0
+    const query = QUERIES.find((q) => q.class === 'medium')!.text
+    t0 = now()
+    check(await ltm.search(query, null, 10), 'first search')
+    const firstSearch = now() - t0
+    const stats = await persistStats(ltm)
+    await ltm.close()
+    return { wasm_init_ms: wasmInit, open_ms: openMs, first_search_ms: firstSearch, stats }
+  },
+
+  /**
+   * Reads the stored image and log with plain IndexedDB calls (the layout of
+   * src/persistence/indexeddb-log.ts), `runs` times; snapshot_ms is the median, each in its own transaction.
+   */
+  async rawRead(name: string, runs = 5): Promise<RawIdbRead | null> {
+    try {
+      const db = await idbRequest(indexedDB.open(`agent-ltm:${name}`))
+      try {
+        const times: number[] = []
+        let snapshot: { image?: Uint8Array | null; seq?: number } | undefined
+        for (let i = 0; i < runs; i++) {
+          const t0 = now()
+          const tx = db.transaction('snapshot', 'readonly')
+          snapshot = (await idbRequest(tx.objectStore('snapshot').get('current'))) as typeof snapshot
+          times.push(now() - t0)
+        }
+        const t0 = now()
+        const tx = db.transaction('log', 'readonly')
+        const entries = (await idbRequest(tx.objectStore('log').getAll(IDBKeyRange.lowerBound(snapshot?.seq ?? 0, true)))) as unknown[]
+        const logMs = now() - t0
+        times.sort((a, b) => a - b)
+        return { snapshot_ms: times[Math.floor(times.length / 2)]!, image_bytes: snapshot?.image?.byteLength ?? 0, log_ms: logMs, log_entries: entries.length }
+      } finally {
+        db.close()
+      }
+    } catch {
+      return null
+    }
+  },
+
+  deleteStore,
+}
+
+// ---------------------------------------------------------------- helpers for the persisted stores
+
+const persistent = new Map<string, LTM>()
+
+async function persistStats(ltm: LTM): Promise<PersistStats> {
+  const s = check(await ltm.stats(), 'stats') as unknown as Record<string, unknown>
+  const num = (v: unknown): number | null => (typeof v === 'number' ? v : null)
+  return { database_bytes: Number(s.database_bytes ?? 0), image_bytes: num(s.image_bytes), log_bytes_since_image: num(s.log_bytes_since_image), log_seq: num(s.log_seq) }
+}
+
+function compactedBetween(before: PersistStats, after: PersistStats): boolean {
+  if (before.image_bytes !== after.image_bytes) return true
+  return before.log_bytes_since_image !== null && after.log_bytes_since_image !== null && after.log_bytes_since_image < before.log_bytes_since_image
+}
+
+async function timedStore(ltm: LTM, doc: Doc, last: Record<string, PersistStats>, id: string): Promise<StoreStep> {
+  const t0 = now()
+  const result = await ltm.store(doc.id, doc.text)
+  const t1 = now()
+  check(result, `store ${doc.id}`)
+  const stats = await persistStats(ltm)
+  const t2 = now()
+  const compacted = compactedBetween(last[id]!, stats)
+  last[id] = stats
+  return { store_ms: t1 - t0, after_ms: t2 - t1, compacted }
+}
+
+/**
+ * Writes and deletes a scratch memory with 1 MB of unindexed metadata in one transaction (one log
+ * append of ~1 MB that leaves the database as it was) until the log passes the compaction
+ * threshold; returns the pause of that compaction, ms (the stats() call after it waits for it).
+ */
+async function forceCompaction(ltm: LTM): Promise<{ pause_ms: number | null; writes: number }> {
+  const pad = 'q'.repeat(1 << 20)
+  let last = await persistStats(ltm)
+  for (let i = 0; i < MAX_SCRATCH_WRITES; i++) {
+    const result = await ltm.transaction(async (tx) => {
+      check(await tx.store('bench-scratch', `scratch ${i}`, { pad, i }), 'store (scratch)')
+      check(await tx.delete('bench-scratch'), 'delete (scratch)')
+    })
+    check(result, 'scratch transaction')
+    const t0 = now()
+    const stats = await persistStats(ltm)
+    const pause = now() - t0
+    if (compactedBetween(last, stats)) return { pause_ms: pause, writes: i + 1 }
+    last = stats
+  }
+  return { pause_ms: null, writes: MAX_SCRATCH_WRITES }
+}
+const MAX_SCRATCH_WRITES = 400
+
+function idbRequest<T>(request: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result)
+    request.onerror = () => reject(request.error)
+  })
+}
+
+async function deleteStore(name: string): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const request = indexedDB.deleteDatabase(`agent-ltm:${name}`)
+    request.onsuccess = () => resolve()
+    request.onerror = () => resolve()
+    request.onblocked = () => resolve()
+  })
+}
+
+export type BenchApi = typeof api
+
+declare global {
+  interface Window {
+    __bench?: BenchApi
+  }
+}
+
+window.__bench = api
+document.title = 'agent-ltm browser bench: ready'
