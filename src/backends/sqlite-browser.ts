@@ -5,7 +5,7 @@ import type { SqlExecutor } from '../engines/types.js'
 import { IndexedDbChangeLog } from '../persistence/indexeddb-log.js'
 import { OpfsImages, opfsAvailable } from '../persistence/opfs-images.js'
 import { PersistentExecutor } from '../persistence/persistent-executor.js'
-import { SqlMemoryBackend, migrateSchema } from '../sql/sql-backend.js'
+import { openSqlBackend } from '../sql/sql-backend.js'
 import { shippedSqlJsWasmUrl } from '../sqljs-wasm.js'
 
 /** SQLite in the browser, a Web Worker or a Cloudflare Worker, on sql.js (SQLite compiled to WebAssembly). */
@@ -92,12 +92,6 @@ export const browserSqliteBackend: BackendDefinition<BrowserSqliteOptions> = {
       const log = await IndexedDbChangeLog.open(name, options.durability ?? 'strict', files)
       executor = await PersistentExecutor.open({ name, log, openEngine, persist })
     }
-    try {
-      await migrateSchema(executor)
-    } catch (error) {
-      await executor.close()
-      throw error
-    }
-    return new SqlMemoryBackend('sqlite', executor)
+    return openSqlBackend('sqlite', executor)
   },
 }

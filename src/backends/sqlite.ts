@@ -1,7 +1,7 @@
 import { LtmError } from '../core/errors.js'
 import type { BackendDefinition, BackendOptions } from '../core/registry.js'
 import { openNativeEngine, type NativeDriver } from '../engines/native.js'
-import { SqlMemoryBackend, migrateSchema } from '../sql/sql-backend.js'
+import { openSqlBackend } from '../sql/sql-backend.js'
 
 export const DEFAULT_SQLITE_PATH = './agent-memory.db'
 
@@ -27,12 +27,6 @@ export const sqliteBackend: BackendDefinition<SqliteOptions> = {
       driver: options.driver ?? 'better-sqlite3',
       busyTimeoutMs: options.busyTimeoutMs ?? 5000,
     })
-    try {
-      await migrateSchema(executor)
-    } catch (error) {
-      await executor.close()
-      throw error
-    }
-    return new SqlMemoryBackend('sqlite', executor)
+    return openSqlBackend('sqlite', executor)
   },
 }

@@ -25,6 +25,17 @@ export async function migrateSchema(executor: SqlExecutor): Promise<void> {
   }
 }
 
+/** A backend over an executor whose schema is brought up to date first; the executor is closed if that fails. */
+export async function openSqlBackend(name: string, executor: SqlExecutor): Promise<SqlMemoryBackend> {
+  try {
+    await migrateSchema(executor)
+  } catch (error) {
+    await executor.close()
+    throw error
+  }
+  return new SqlMemoryBackend(name, executor)
+}
+
 function toStored(row: SqlRow, namespace: string): StoredMemory {
   return {
     namespace: typeof row.namespace === 'string' ? row.namespace : namespace,
