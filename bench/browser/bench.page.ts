@@ -361,15 +361,15 @@ const api = {
 
   // ---------------------------------------------------------------- cold open
 
-  async coldFill(name: string, size: number): Promise<FillReport> {
+  async coldFill(name: string, size: number, batchSize: number): Promise<FillReport> {
     await deleteStore(name)
     const ltm = await createLTM({ backend: 'sqlite', name, persist: 'indexeddb', wasmUrl: WASM_URL })
     const docs = corpus(0, size)
     const t0 = now()
     let stats = await persistStats(ltm)
     let compactions = 0
-    for (let i = 0; i < docs.length; i += BATCH_SIZE) {
-      check(await ltm.storeBatch(docs.slice(i, i + BATCH_SIZE).map((d) => ({ key: d.id, value: d.text }))), 'storeBatch (cold fill)')
+    for (let i = 0; i < docs.length; i += batchSize) {
+      check(await ltm.storeBatch(docs.slice(i, i + batchSize).map((d) => ({ key: d.id, value: d.text }))), 'storeBatch (cold fill)')
       const next = await persistStats(ltm)
       if (compactedBetween(stats, next)) compactions++
       stats = next
@@ -384,7 +384,7 @@ const api = {
    * the compaction threshold (max(256 kB, half the image), src/persistence/persistent-executor.ts):
    * the longest log an open can find.
    */
-  async extendLog(name: string, from: number, fraction: number): Promise<{ added: number; threshold_bytes: number; log_bytes_per_memory: number; compacted: boolean; stats: PersistStats }> {
+  async extendLog(name: string, from: number, fraction: number, maxBatch: number): Promise<{ added: number; threshold_bytes: number; log_bytes_per_memory: number; compacted: boolean; stats: PersistStats }> {
     const ltm = persistent.get(name) ?? (await createLTM({ backend: 'sqlite', name, persist: 'indexeddb', wasmUrl: WASM_URL }))
     persistent.set(name, ltm)
     let stats = await persistStats(ltm)
@@ -394,7 +394,7 @@ const api = {
     let batch = 50
     for (;;) {
       const remaining = threshold * fraction - (stats.log_bytes_since_image ?? 0)
-      if (perMemory > 0) batch = Math.min(BATCH_SIZE, Math.floor(remaining / perMemory))
+      if (perMemory > 0) batch = Math.min(maxBatch, Math.floor(remaining / perMemory))
       if (batch < 1) break
       const docs = corpus(from + added, batch)
       check(await ltm.storeBatch(docs.map((d) => ({ key: d.id, value: d.text }))), 'storeBatch (extend log)')
@@ -485,27 +485,41 @@ const api = {
   },
 
   /**
-   * Reads the stored image and log with plain IndexedDB calls (the layout of
-   * src/persistence/indexeddb-log.ts), `runs` times; snapshot_ms is the median, each in its own transaction.
+   * Reads the stored records with plain IndexedDB calls (the layout of src/persistence/indexeddb-log.ts:
+   * a 'current' record in the 'snapshot' store that is either the image and its seq, or a pointer
+   * with `inline: true` to an 'image' record, or a pointer to an OPFS file), each read `runs` times
+   * in its own transaction; medians. Null when the layout is not one of these.
    */
   async rawRead(name: string, runs = 5): Promise<RawIdbRead | null> {
+    type Current = { seq?: number; image?: Uint8Array | null; inline?: boolean; file?: string }
     try {
       const db = await idbRequest(indexedDB.open(`agent-ltm:${name}`))
       try {
-        const times: number[] = []
-        let snapshot: { image?: Uint8Array | null; seq?: number } | undefined
-        for (let i = 0; i < runs; i++) {
-          const t0 = now()
-          const tx = db.transaction('snapshot', 'readonly')
-          snapshot = (await idbRequest(tx.objectStore('snapshot').get('current'))) as typeof snapshot
-          times.push(now() - t0)
+        const get = async (key: string): Promise<{ value: unknown; ms: number }> => {
+          const times: number[] = []
+          let value: unknown
+          for (let i = 0; i < runs; i++) {
+            const t0 = now()
+            value = await idbRequest(db.transaction('snapshot', 'readonly').objectStore('snapshot').get(key))
+            times.push(now() - t0)
+          }
+          times.sort((a, b) => a - b)
+          return { value, ms: times[Math.floor(times.length / 2)]! }
+        }
+        const pointer = await get('current')
+        const current = (pointer.value ?? {}) as Current
+        const imageInPointer = current.image instanceof Uint8Array
+        let image: Uint8Array | null = imageInPointer ? current.image! : null
+        let imageMs = imageInPointer ? pointer.ms : 0
+        if (!imageInPointer && current.inline) {
+          const read = await get('image')
+          image = read.value instanceof Uint8Array ? read.value : null
+          imageMs = read.ms
         }
         const t0 = now()
-        const tx = db.transaction('log', 'readonly')
-        const entries = (await idbRequest(tx.objectStore('log').getAll(IDBKeyRange.lowerBound(snapshot?.seq ?? 0, true)))) as unknown[]
+        const entries = (await idbRequest(db.transaction('log', 'readonly').objectStore('log').getAll(IDBKeyRange.lowerBound(current.seq ?? 0, true)))) as unknown[]
         const logMs = now() - t0
-        times.sort((a, b) => a - b)
-        return { snapshot_ms: times[Math.floor(times.length / 2)]!, image_bytes: snapshot?.image?.byteLength ?? 0, log_ms: logMs, log_entries: entries.length }
+        return { pointer_ms: pointer.ms, image_in_pointer: imageInPointer, image_ms: imageMs, image_bytes: image?.byteLength ?? 0, log_ms: logMs, log_entries: entries.length }
       } finally {
         db.close()
       }

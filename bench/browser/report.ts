@@ -59,7 +59,7 @@ const fmtRatio = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(x >= 
 const fmtBytes = (bytes: number | null): string => {
   if (bytes === null || !Number.isFinite(bytes)) return 'n/a'
   const a = Math.abs(bytes)
-  return a >= 1048576 ? `${(bytes / 1048576).toFixed(a >= 10 * 1048576 ? 0 : 1)} MiB` : a >= 1024 ? `${(bytes / 1024).toFixed(0)} KiB` : `${bytes} B`
+  return a >= 1048576 ? `${(bytes / 1048576).toFixed(a >= 10 * 1048576 ? 0 : 1)} MiB` : a >= 1024 ? `${(bytes / 1024).toFixed(a >= 10 * 1024 ? 0 : 1)} KiB` : `${bytes} B`
 }
 const fmtSize = (n: number): string => (n >= 1000 ? `${n / 1000}k` : String(n))
 const fmtInt = (x: number): string => Math.round(x).toLocaleString('en-US')
@@ -172,10 +172,18 @@ function storeAnatomy(results: BrowserBenchResults): string {
   const rows: string[][] = []
   if (memory) rows.push(['the store itself, in sql.js (`persist: \'memory\'` above)', fmtUs(memory.store.p50_us)])
   for (const [label, summary] of Object.entries(probe)) rows.push([`${label}${label.startsWith('append') ? ` (${fmtBytes(store.idb_probe_record_bytes)} record)` : ''}`, fmtUs(summary.p50_us)])
-  if (read) rows.push([`reading this store's snapshot record, which holds its ${fmtBytes(read.image_bytes)} image inline (median of 5)`, fmtMs(read.snapshot_ms)])
-  const parts = [memory?.store.p50_us, get('Web Lock, uncontended')?.p50_us, get('read (catch-up: snapshot + log cursor)')?.p50_us, read ? read.snapshot_ms * 1000 : undefined, get('append, strict')?.p50_us]
+  // Where the stored 'current' record holds the image itself, the catch-up read fetches the image too.
+  const imageInRead = read?.image_in_pointer === true
+  if (read) rows.push([`this store's own \`snapshot\` 'current' record, read alone (${imageInRead ? `it holds the ${fmtBytes(read.image_bytes)} image` : `a pointer; the ${fmtBytes(read.image_bytes)} image is a record of its own`})`, fmtMs(read.pointer_ms)])
+  const parts = [memory?.store.p50_us, get('Web Lock, uncontended')?.p50_us, get('read (catch-up: snapshot + log cursor)')?.p50_us, imageInRead ? read!.pointer_ms * 1000 : 0, get('append, strict')?.p50_us]
   const sum = parts.every((x) => x !== undefined) ? (parts as number[]).reduce((a, b) => a + b, 0) : Number.NaN
-  if (strict) rows.push(['**sum: store + lock + catch-up read + image + strict append**', `**${fmtUs(sum)}**`], ['measured strict store (p50)', fmtUs(strict.store.p50_us)])
+  if (strict) {
+    rows.push(
+      [`**sum: store + lock + catch-up read${imageInRead ? ' + the image in it' : ''} + strict append**`, `**${fmtUs(sum)}**`],
+      ['measured strict store (p50)', fmtUs(strict.store.p50_us)],
+      ['left over (not isolated: the steps interleaved, announcing the write to other tabs, larger stores)', fmtUs(strict.store.p50_us - sum)],
+    )
+  }
   const durability = strict && relaxed ? ` The durability setting changes only the append (${fmtUs(get('append, strict')?.p50_us ?? Number.NaN)} strict vs ${fmtUs(get('append, relaxed')?.p50_us ?? Number.NaN)} relaxed), so strict and relaxed stores differ by ${fmtUs(strict.store.p50_us - relaxed.store.p50_us)}.` : ''
   return [
     `Where a persisted store's time goes (p50 of each step, measured alone; the IndexedDB steps on a scratch database, ${Object.values(probe)[0]?.n ?? 0} of each, interleaved). Every write takes the Web Lock, catches up on other tabs' writes (a read of the snapshot record and the log after it), runs the SQL and appends its statements.${durability}`,
@@ -190,7 +198,8 @@ function persistenceTable(results: BrowserBenchResults): string {
     fmtBytes(p.fill.stats.database_bytes),
     `${fmtInt(p.fill.memories)} × ${fmtBytes(p.pad_bytes)}, ${p.fill.seconds.toFixed(1)} s`,
     `${fmtBytes(p.fill.stats.image_bytes)} + ${fmtBytes(p.fill.stats.log_bytes_since_image)}`,
-    p.raw_read ? fmtMs(p.raw_read.snapshot_ms) : 'n/a',
+    p.raw_read ? `${fmtMs(p.raw_read.pointer_ms)}${p.raw_read.image_in_pointer ? ' (holds the image)' : ''}` : 'n/a',
+    String(p.ops),
     fmtUs(p.store.p50_us),
     fmtUs(p.store.p99_us),
     fmtUs(p.store.max_us),
@@ -199,30 +208,34 @@ function persistenceTable(results: BrowserBenchResults): string {
     p.forced_compaction_ms === null ? 'not reached' : fmtMs(p.forced_compaction_ms),
   ])
   return table(
-    ['database', 'filled with (storeBatch)', 'stored image + log', 'plain IndexedDB read of the image record', 'store p50', 'p99', 'max', 'p50 ÷ smallest', `compactions in the ${base?.ops ?? 0} stores`, 'one compaction of the whole database'],
+    ['database', 'filled with (storeBatch)', 'stored image + log', "read of the 'current' record (every write's catch-up reads it)", 'single stores', 'store p50', 'p99', 'max', 'p50 ÷ smallest', 'compactions in those stores', 'one compaction of the whole database'],
     rows,
-    ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   )
 }
 
-/** Whether the growth of the store's p50 with database size is the growth of the image read. */
+/** Whether the growth of the store's p50 with database size is the growth of the catch-up read. */
 function persistenceDiagnosis(results: BrowserBenchResults): string {
   if (results.persistence.length < 2) return ''
   const small = results.persistence[0]!
   const large = results.persistence.at(-1)!
   const ratio = large.store.p50_us / small.store.p50_us
   const storeGrowthMs = (large.store.p50_us - small.store.p50_us) / 1000
-  const readGrowthMs = large.raw_read && small.raw_read ? large.raw_read.snapshot_ms - small.raw_read.snapshot_ms : Number.NaN
+  const readGrowthMs = large.raw_read && small.raw_read ? large.raw_read.pointer_ms - small.raw_read.pointer_ms : Number.NaN
+  const sizes = `${fmtBytes(large.fill.stats.database_bytes)} as at ${fmtBytes(small.fill.stats.database_bytes)}`
   if (ratio < 1.5) {
-    return `A store costs about the same at ${fmtBytes(large.fill.stats.database_bytes)} as at ${fmtBytes(small.fill.stats.database_bytes)} (${fmtRatio(ratio)}): a write appends only its own statements to the log. The cost that grows with the database is the compaction, once per half an image of log.`
+    return (
+      `A single store costs about the same at ${sizes} (${fmtRatio(ratio)} of the p50): a write appends only its own statements to the log, and the catch-up read before it fetches a small pointer record (${large.raw_read ? fmtMs(large.raw_read.pointer_ms) : 'n/a'} vs ${small.raw_read ? fmtMs(small.raw_read.pointer_ms) : 'n/a'}), not the image. ` +
+      `What grows with the database is the compaction, which rewrites the whole image once the log since the last one passes half its size: ${large.forced_compaction_ms === null ? 'n/a' : fmtMs(large.forced_compaction_ms)} at ${fmtBytes(large.fill.stats.database_bytes)}, ${small.forced_compaction_ms === null ? 'n/a' : fmtMs(small.forced_compaction_ms)} at ${fmtBytes(small.fill.stats.database_bytes)}.`
+    )
   }
-  const explained = Number.isFinite(readGrowthMs) && readGrowthMs > 0.5 * storeGrowthMs && readGrowthMs < 1.5 * storeGrowthMs
+  const explained = large.raw_read?.image_in_pointer === true && Number.isFinite(readGrowthMs) && readGrowthMs > 0.5 * storeGrowthMs && readGrowthMs < 1.5 * storeGrowthMs
   return [
     `**A store is not independent of the database size here: ${fmtRatio(ratio)} slower at ${fmtBytes(large.fill.stats.database_bytes)} than at ${fmtBytes(small.fill.stats.database_bytes)}** (p50 ${fmtUs(large.store.p50_us)} vs ${fmtUs(small.store.p50_us)}), although the log entry it appends is the same size.`,
     explained
-      ? ` The difference (${fmtMs(storeGrowthMs)}) is the time to read the snapshot record (${fmtMs(large.raw_read!.snapshot_ms)} vs ${fmtMs(small.raw_read!.snapshot_ms)}): before each write, \`PersistentExecutor\` catches up on other tabs through \`IndexedDbChangeLog.changesSince\`, which gets the \`snapshot\` record to learn the sequence number the image covers, and that record holds the whole image inline, so every write reads and deserialises the image from IndexedDB (about ${fmtMs(large.raw_read!.snapshot_ms / ((large.raw_read!.image_bytes || 1) / 1048576))} per MiB here). ` +
-        'Keeping the image\'s sequence number in a record of its own (or the image under another key or in OPFS) would make a write independent of the database size, as the log design intends; the compaction is then the only cost that grows with it.'
-      : ` The image read does not account for it (${fmtMs(readGrowthMs)} of ${fmtMs(storeGrowthMs)}); see the raw data.`,
+      ? ` The difference (${fmtMs(storeGrowthMs)}) is the time to read the \`snapshot\` 'current' record (${fmtMs(large.raw_read!.pointer_ms)} vs ${fmtMs(small.raw_read!.pointer_ms)}): before each write, \`PersistentExecutor\` catches up on other tabs through \`IndexedDbChangeLog.changesSince\`, which gets that record to learn the sequence number the image covers, and in this build the record holds the whole image, so every write reads and deserialises the image (about ${fmtMs(large.raw_read!.pointer_ms / ((large.raw_read!.image_bytes || 1) / 1048576))} per MiB here). ` +
+        'Keeping the sequence number in a record of its own makes a write independent of the database size, as the log design intends.'
+      : ` The catch-up read does not account for it (${fmtMs(readGrowthMs)} of ${fmtMs(storeGrowthMs)}); see the raw data.`,
   ].join('')
 }
 
@@ -242,7 +255,7 @@ function coldTable(results: BrowserBenchResults): string {
         `${fmtMs(med(s.reload, (r) => r.open_ms))}${s.reload.length !== results.config.cold_reload_runs ? ` (${s.reload.length} run)` : ''}`,
         fmtMs(med([...s.restart, ...s.reload], (r) => r.wasm_init_ms)),
         fmtMs(med(s.reload, (r) => r.first_search_ms)),
-        s.raw_read ? `${fmtMs(s.raw_read.snapshot_ms)} + ${fmtMs(s.raw_read.log_ms)}` : 'n/a',
+        s.raw_read ? `${fmtMs(s.raw_read.image_ms)} + ${fmtMs(s.raw_read.log_ms)}` : 'n/a',
       ])
     }
   }
@@ -254,9 +267,9 @@ function coldTable(results: BrowserBenchResults): string {
 }
 
 function coldNotes(results: BrowserBenchResults): string {
-  const inMemory = (n: number): string => {
+  const writeRate = (n: number): string => {
     const build = results.search.find((s) => s.size === n)?.libs['agent-ltm'].build
-    return build ? `; ${(build.build_ms / 1000).toFixed(1)} s in memory in the search test: the rest is the log appends, the compactions and the image read before every batch` : ''
+    return build ? `; \`storeBatch\` wrote ${fmtInt(n / (build.build_ms / 1000))} memories/s in memory in the search test` : ''
   }
   const lines = results.cold_open.map((c) => {
     const longLog = c.states.find((s) => s.state === 'long-log')
@@ -264,9 +277,9 @@ function coldNotes(results: BrowserBenchResults): string {
     const replayMs = longLog && compacted ? med(longLog.reload, (r) => r.open_ms) - med(compacted.reload, (r) => r.open_ms) : Number.NaN
     const added = longLog ? longLog.memories - c.size : 0
     return (
-      `- ${fmtSize(c.size)}: the fill (\`storeBatch\` of 500) took ${c.fill.seconds.toFixed(1)} s (${fmtInt(c.size / c.fill.seconds)} memories/s${inMemory(c.size)}) with ${c.fill.compactions} compactions and ended with ${fmtBytes(c.fill.stats.log_bytes_since_image)} of log since the image` +
+      `- ${fmtSize(c.size)}: the fill (\`storeBatch\` of ${fmtInt(results.config.cold_fill_batch)}) took ${c.fill.seconds.toFixed(1)} s (${fmtInt(c.size / c.fill.seconds)} memories/s) with ${c.fill.compactions} compactions and ended with ${fmtBytes(c.fill.stats.log_bytes_since_image)} of log since the image` +
       `${c.forced_compaction ? ` (a compaction was then forced: ${c.forced_compaction.writes} scratch writes)` : ''}. ` +
-      `A batch logs ${fmtBytes(c.long_log.log_bytes_per_memory)} per memory (its statements as JSON), so the log reaches its threshold (half the image, ${fmtBytes(c.long_log.threshold_bytes)}) after ${fmtInt(added)} more memories${c.long_log.compacted ? ' (a compaction ran before the target was reached)' : ''}; replaying them costs ${fmtMs(replayMs)} at open (${Number.isFinite(replayMs) && replayMs > 0 ? fmtInt(added / (replayMs / 1000)) : 'n/a'} memories/s, the speed of writing them).`
+      `A batch logs ${fmtBytes(c.long_log.log_bytes_per_memory)} per memory (its statements as JSON), so the log reaches its threshold (half the image, ${fmtBytes(c.long_log.threshold_bytes)}) after ${fmtInt(added)} more memories${c.long_log.compacted ? ' (a compaction ran before the target was reached)' : ''}; replaying them costs ${fmtMs(replayMs)} at open (${Number.isFinite(replayMs) && replayMs > 0 ? fmtInt(added / (replayMs / 1000)) : 'n/a'} memories/s: the log's SQL runs again, without the SDK's validation, hashing and tokenising${writeRate(c.size)}).`
     )
   })
   return lines.join('\n')
@@ -302,7 +315,7 @@ function whatThisShows(results: BrowserBenchResults): string {
   const relaxed = v('indexeddb-relaxed')
   const memory = v('memory')
   if (strict && relaxed && memory) {
-    const imageRead = store?.strict_raw_read ? store.strict_raw_read.snapshot_ms * 1000 : Number.NaN
+    const imageRead = store?.strict_raw_read?.image_in_pointer ? store.strict_raw_read.pointer_ms * 1000 : Number.NaN
     const idbShare = imageRead / (strict.store.p50_us - memory.store.p50_us)
     lines.push(
       `- **A persisted store** takes ${fmtUs(strict.store.p50_us)} (p50) with \`durability: 'strict'\` and ${fmtUs(relaxed.store.p50_us)} with \`'relaxed'\`, against ${fmtUs(memory.store.p50_us)} in memory (${fmtRatio(strict.store.p50_us / memory.store.p50_us)}). ` +
@@ -316,7 +329,7 @@ function whatThisShows(results: BrowserBenchResults): string {
     lines.push(
       ratio >= 1.5
         ? `- **Persistence cost grows with the database, contrary to the log design**: a store at ${fmtBytes(large.fill.stats.database_bytes)} takes ${fmtRatio(ratio)} the time of one at ${fmtBytes(small.fill.stats.database_bytes)} (${fmtUs(large.store.p50_us)} vs ${fmtUs(small.store.p50_us)}), because every write reads the stored image record to learn its sequence number (diagnosis below). A compaction of the ${fmtBytes(large.fill.stats.database_bytes)} database took ${large.forced_compaction_ms === null ? 'n/a' : fmtMs(large.forced_compaction_ms)}.`
-        : `- **Persistence cost does not grow with the database**: a store at ${fmtBytes(large.fill.stats.database_bytes)} takes ${fmtRatio(ratio)} the time of one at ${fmtBytes(small.fill.stats.database_bytes)}. A compaction of the ${fmtBytes(large.fill.stats.database_bytes)} database took ${large.forced_compaction_ms === null ? 'n/a' : fmtMs(large.forced_compaction_ms)}.`,
+        : `- **The cost of a write hardly depends on the database size**: a store at ${fmtBytes(large.fill.stats.database_bytes)} takes ${fmtRatio(ratio)} the time of one at ${fmtBytes(small.fill.stats.database_bytes)} (p50 ${fmtUs(large.store.p50_us)} vs ${fmtUs(small.store.p50_us)}), because it appends only its own statements to the log. The size shows in the occasional compaction: rewriting the ${fmtBytes(large.fill.stats.database_bytes)} database took ${large.forced_compaction_ms === null ? 'n/a' : fmtMs(large.forced_compaction_ms)}, and it comes once per half an image of log.`,
     )
   }
   const cold = results.cold_open.at(-1)
@@ -325,7 +338,7 @@ function whatThisShows(results: BrowserBenchResults): string {
   if (cold && compacted && longLog) {
     lines.push(
       `- **Cold open** of ${fmtSize(cold.size)} memories: ${fmtMs(med(compacted.reload, (r) => r.open_ms))} from a compacted ${fmtBytes(compacted.reload[0]?.stats.image_bytes ?? null)} image (${fmtMs(med(compacted.restart, (r) => r.open_ms))} right after a browser restart), plus ${fmtMs(med(compacted.reload, (r) => r.wasm_init_ms))} once per page for sql.js's wasm. ` +
-        `With the longest log the threshold allows (${fmtBytes(longLog.reload[0]?.stats.log_bytes_since_image ?? null)}, ${fmtInt(longLog.memories - cold.size)} memories) it takes ${fmtMs(med(longLog.reload, (r) => r.open_ms))}: replaying a log runs its SQL again, at the speed of writing.`,
+        `With the longest log the threshold allows (${fmtBytes(longLog.reload[0]?.stats.log_bytes_since_image ?? null)}, ${fmtInt(longLog.memories - cold.size)} memories) it takes ${fmtMs(med(longLog.reload, (r) => r.open_ms))}: replaying the log runs its SQL again, so the worst case grows with the database (the log may reach half the image before a compaction).`,
     )
   }
   return lines.join('\n')
@@ -340,7 +353,7 @@ export function renderBrowserSection(results: BrowserBenchResults): string {
   const file = browserResultsFile(results.date, results.quick)
   const rounds = Object.entries(results.config.search_rounds)
     .map(([n, r]) => `${r} at ${fmtSize(Number(n))}`)
-    .join(', ')
+    .join(' and ')
   const extraFlags = results.browser.args.filter((a) => a.startsWith('--enable-precise') || a.startsWith('--js-flags')).join(' ')
   return [
     '## Browser (Chromium)',
@@ -358,7 +371,7 @@ export function renderBrowserSection(results: BrowserBenchResults): string {
     '### Search: agent-ltm vs MiniSearch vs Orama',
     '',
     `The same texts (the value text of the memories of \`bench/corpus.ts\`) indexed by each library in one page, and the same 72 queries of 1-3 words (24 per class; the class is the words' document frequency). ` +
-      `agent-ltm runs with \`persist: 'memory'\`, so only search is measured. A round times every query once per library, the libraries rotating; ${rounds} rounds after one untimed warm-up pass. Each call returns the top 10.`,
+      `agent-ltm runs with \`persist: 'memory'\`, so only search is measured. A round times every query once per library, the libraries rotating; rounds: ${rounds}, after one untimed warm-up pass. Each call returns the top 10.`,
     '',
     searchLatencyTable(results),
     '',
@@ -389,7 +402,7 @@ export function renderBrowserSection(results: BrowserBenchResults): string {
     '',
     '### Persistence cost by database size',
     '',
-    `Stores persisted to IndexedDB (\`durability: 'strict'\`), filled with \`storeBatch\` of corpus memories carrying ${fmtBytes(results.persistence[0]?.pad_bytes ?? 0)} of padding in their metadata (stored, not indexed) until the database reaches the target; then ${results.persistence[0]?.ops ?? 0} single stores of ordinary memories, each followed by a timed \`stats()\` as above. The last column is one compaction forced at the end (a scratch memory with 1 MB of padding written and deleted in one transaction until the log passes its threshold) and timed.`,
+    `Stores persisted to IndexedDB (\`durability: 'strict'\`), filled with \`storeBatch\` of corpus memories carrying ${fmtBytes(results.persistence[0]?.pad_bytes ?? 0)} of padding in their metadata (stored, not indexed) until the database reaches the target; then single stores of ordinary memories, each followed by a timed \`stats()\` as above. The last column is one compaction forced at the end (a scratch memory with 1 MB of padding written and deleted in one transaction until the log passes its threshold) and timed.`,
     '',
     persistenceTable(results),
     '',
@@ -410,6 +423,6 @@ export function renderBrowserSection(results: BrowserBenchResults): string {
     '- The page (`bench/browser/bench.page.ts`) is bundled with esbuild against the built `dist/index.browser.js`, as `e2e/page-bundle.ts` does, with MiniSearch and Orama; the wasm is the one the package ships. Every step is one `page.evaluate`; each search size, the store test, each persistence size and each open gets a fresh page.',
     '- Each call is timed alone, `await` included for all three libraries. p50 and p99 are nearest-rank percentiles. Wall-clock times on a shared 2-core machine: compare within a run, not across runs.',
     '',
-    'Run it: `npm run build && npm run bench:browser` (about 5 minutes); `npm run bench:browser -- --quick` (1k and 10k, 1 MB only) writes `browser-<date>-quick.json` and leaves this file alone.',
+    'Run it: `npm run build && npm run bench:browser` (about 3 minutes); `npm run bench:browser -- --quick` (1k and 10k, 1 MB only) writes `browser-<date>-quick.json` and leaves this file alone.',
   ].join('\n')
 }

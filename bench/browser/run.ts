@@ -1,7 +1,7 @@
 /**
  * agent-ltm in real Chromium: search against MiniSearch and Orama, store latency by IndexedDB
  * durability, persistence cost by database size, and cold open.
- *   npm run bench:browser              10k and 100k memories, 1 MB and 50 MB databases (about 5 minutes on 2 cores)
+ *   npm run bench:browser              10k and 100k memories, 1 MB and 50 MB databases (about 3 minutes on 2 cores)
  *   npm run bench:browser -- --quick   1k and 10k, 1 MB only (CI smoke: writes browser-<date>-quick.json, leaves BENCHMARKS.md alone)
  * Needs `npm run build` first: the page runs the BUILT dist/index.browser.js, bundled with esbuild as
  * e2e/page-bundle.ts does. Writes bench/results/browser-<YYYY-MM-DD>.json and rewrites only the
@@ -48,7 +48,7 @@ const CLASSES: QueryClass[] = ['rare', 'medium', 'common']
 const QUERIES = queryList()
 
 /** Timed rounds over the 72 queries (each query once per library per round), by size. */
-const SEARCH_ROUNDS: Record<number, number> = { 1_000: 10, 10_000: 8, 100_000: 3 }
+const SEARCH_ROUNDS: Record<number, number> = { 1_000: 10, 10_000: 8, 100_000: 4 }
 /** agent-ltm's match counts are checked against MiniSearch and Orama (search with limit N) up to this size. */
 const COUNT_CHECK_MAX = 10_000
 const STORE_PREFILL = 1_000
@@ -56,8 +56,14 @@ const STORE_OPS = 300
 const STORE_BLOCK = 25
 const STORE_WARMUP = 20
 const PERSIST_PAD_BYTES = 10_000
-const PERSIST_OPS = 200
+/** Single stores per database size. */
+const PERSIST_OPS: Record<number, number> = { [1 << 20]: 200, [50 << 20]: 200 }
 const PERSIST_WARMUP = 20
+/**
+ * The cold-open stores are filled (and their log extended) with batches this large: fewer log
+ * entries, compactions and catch-up reads keep the 100k fill short (only the stored state is measured).
+ */
+const COLD_FILL_BATCH = 5_000
 const COLD_RESTART_RUNS = 1
 const COLD_RELOAD_RUNS = 3
 /** Above this, one open in a new page instead of COLD_RELOAD_RUNS. */
@@ -322,14 +328,15 @@ async function persistencePhase(browser: Browser, targetBytes: number): Promise<
     const fill = await call(page, 'persistFill', name, targetBytes, PERSIST_PAD_BYTES)
     log(`persistence ${fmtBytes(targetBytes)}: filled ${fill.memories} memories (${fmtBytes(fill.stats.database_bytes)}) in ${fill.seconds.toFixed(1)} s, ${fill.compactions} compactions`)
     const rawRead = await call(page, 'rawRead', name)
-    const { steps, stats } = await call(page, 'persistStores', name, PERSIST_OPS, PERSIST_WARMUP)
+    const ops = PERSIST_OPS[targetBytes] ?? 100
+    const { steps, stats } = await call(page, 'persistStores', name, ops, PERSIST_WARMUP)
     const forced = await call(page, 'forceCompaction', name)
     await call(page, 'closeStore', name, true)
     return {
       target_bytes: targetBytes,
       pad_bytes: PERSIST_PAD_BYTES,
       fill,
-      ops: PERSIST_OPS,
+      ops,
       ...storeSummary(steps),
       forced_compaction_ms: forced.pause_ms === null ? null : r3(forced.pause_ms),
       raw_read: rawRead,
@@ -345,7 +352,7 @@ async function coldOpenRuns(browser: Browser, name: string, state: ColdOpenRuns[
     await browser.restart()
     restart.push(await browser.withPage((page) => call(page, 'coldOpen', name)))
   }
-  // Opens that take seconds (a long log to replay) are repeated less, to keep the run near 5 minutes.
+  // Opens that take seconds (a long log to replay) are repeated less, to keep the run short.
   const runs = (restart[0]?.open_ms ?? 0) > SLOW_OPEN_MS ? 1 : COLD_RELOAD_RUNS
   const reload: OpenReport[] = []
   for (let i = 0; i < runs; i++) reload.push(await browser.withPage((page) => call(page, 'coldOpen', name)))
@@ -356,7 +363,7 @@ async function coldOpenRuns(browser: Browser, name: string, state: ColdOpenRuns[
 
 async function coldPhase(browser: Browser, n: number): Promise<ColdOpenResult> {
   const name = `bench-cold-${n}`
-  const fill = await browser.withPage((page) => call(page, 'coldFill', name, n))
+  const fill = await browser.withPage((page) => call(page, 'coldFill', name, n, COLD_FILL_BATCH))
   log(`cold open N=${size(n)}: filled in ${fill.seconds.toFixed(1)} s (${fill.compactions} compactions; image ${fmtBytes(fill.stats.image_bytes ?? 0)}, log since image ${fmtBytes(fill.stats.log_bytes_since_image ?? 0)})`)
   // Compacted state: the fill usually ends with a compaction (a 500-memory batch logs more than half the image); force one otherwise.
   let forced: ColdOpenResult['forced_compaction'] = null
@@ -370,7 +377,7 @@ async function coldPhase(browser: Browser, n: number): Promise<ColdOpenResult> {
   }
   const compacted = await coldOpenRuns(browser, name, 'compacted', n)
   const extended = await browser.withPage(async (page) => {
-    const result = await call(page, 'extendLog', name, n, LONG_LOG_FRACTION)
+    const result = await call(page, 'extendLog', name, n, LONG_LOG_FRACTION, COLD_FILL_BATCH)
     await call(page, 'closeStore', name, false)
     return result
   })
@@ -469,8 +476,9 @@ async function main(): Promise<void> {
       store_ops: STORE_OPS,
       store_warmup: STORE_WARMUP,
       persistence_targets_bytes: persistTargets,
-      persistence_ops: PERSIST_OPS,
+      persistence_ops: persistTargets.map((t) => PERSIST_OPS[t] ?? 100),
       cold_sizes: coldSizes,
+      cold_fill_batch: COLD_FILL_BATCH,
       cold_restart_runs: COLD_RESTART_RUNS,
       cold_reload_runs: COLD_RELOAD_RUNS,
       cold_long_log_fraction: LONG_LOG_FRACTION,

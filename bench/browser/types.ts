@@ -98,8 +98,15 @@ export interface OpenReport {
 }
 
 export interface RawIdbRead {
-  /** Reading the snapshot record (the image) straight from IndexedDB, ms: median of 5 reads. */
-  snapshot_ms: number
+  /**
+   * Reading the 'current' snapshot record alone, ms (median of 5): what the catch-up read before
+   * every write fetches. Small when it is a pointer; the whole image when the image is stored in it.
+   */
+  pointer_ms: number
+  /** The 'current' record holds the image itself (the layout of builds before the image got a record of its own). */
+  image_in_pointer: boolean
+  /** Reading the image (from 'current' or from its own 'image' record), ms: median of 5 reads. */
+  image_ms: number
   image_bytes: number
   /** Walking the log entries after the image, ms. */
   log_ms: number
@@ -235,8 +242,11 @@ export interface BrowserBenchResults {
     store_ops: number
     store_warmup: number
     persistence_targets_bytes: number[]
-    persistence_ops: number
+    /** Single stores measured per target size. */
+    persistence_ops: number[]
     cold_sizes: number[]
+    /** storeBatch size of the cold-open fills and log extensions. */
+    cold_fill_batch: number
     cold_restart_runs: number
     cold_reload_runs: number
     /** The long-log state fills the log to this share of the compaction threshold. */
