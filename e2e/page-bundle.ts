@@ -13,8 +13,8 @@ export const SHIPPED_WASM = join(REPO_ROOT, 'wasm', 'sql-wasm.wasm')
 export interface PageBundle {
   /** URL path -> file, ready for startStaticServer: the PAGES, their scripts and /wasm/sql-wasm.wasm. */
   files: Map<string, StaticFile>
-  /** Every source file esbuild put into the bundle, relative to the repo root. */
-  inputs: string[]
+  /** Source files (relative to the repo root) each page's script loads, its chunks included. */
+  inputs: Record<keyof typeof PAGES, string[]>
 }
 
 /** URL path of each page -> its entry point in e2e/. */
@@ -22,6 +22,7 @@ export const PAGES = {
   conformance: { path: '/', entry: 'conformance.page' },
   shimSelftest: { path: '/shim-selftest.html', entry: 'shim-selftest.page' },
   sdk: { path: '/sdk.html', entry: 'sdk.page' },
+  internals: { path: '/internals.html', entry: 'internals.page' },
 } as const
 
 /** Scripts that are not pages: served as /<entry>.js (the dedicated worker). */
@@ -88,5 +89,13 @@ export async function buildPageBundle(): Promise<PageBundle> {
     files.set(path, { body: output.contents, type: contentTypeOf(path) })
   }
   files.set(`/wasm/${basename(SHIPPED_WASM)}`, { body: readFileSync(SHIPPED_WASM), type: 'application/wasm' })
-  return { files, inputs: Object.keys(result.metafile.inputs) }
+  const outputs = result.metafile.outputs
+  const inputsOf = (output: string, seen = new Set<string>()): string[] => {
+    if (seen.has(output) || !outputs[output]) return []
+    seen.add(output)
+    return [...Object.keys(outputs[output].inputs), ...outputs[output].imports.flatMap((imported) => inputsOf(imported.path, seen))]
+  }
+  const entryOutput = (entry: string): string => Object.keys(outputs).find((output) => outputs[output]?.entryPoint === `e2e/${entry}.ts`) ?? ''
+  const inputs = Object.fromEntries(Object.entries(PAGES).map(([page, { entry }]) => [page, [...new Set(inputsOf(entryOutput(entry)))]])) as PageBundle['inputs']
+  return { files, inputs }
 }

@@ -140,6 +140,47 @@ describe('IndexedDB persistence in Chromium (built bundle)', () => {
     expect((await readBack(second, 'tabs')).count).toBe(1000)
   }, 180_000)
 
+  for (const persist of ['indexeddb', 'opfs'] as const) {
+    it(`two tabs that both compact while writing lose nothing (${persist})`, async () => {
+      const browser = browsers[0]!
+      const [tabA, tabB] = [await openSdkPage(browser, true), await openSdkPage(browser, true)]
+      const name = `compacting-tabs-${persist}`
+      // Padded memories make both tabs pass the compaction threshold many times during the run; a
+      // compaction of one tab must never roll back an image the other stored after it.
+      const stats = (await Promise.all([store(tabA, name, 0, 200, 1200, persist), store(tabB, name, 200, 200, 1200, persist)])) as Array<{ image_bytes: number }>
+      expect(stats.every((s) => s.image_bytes > 0)).toBe(true)
+      const fresh = await openSdkPage(browser, true)
+      const back = await readBack(fresh, name, persist)
+      expect(back.count).toBe(400)
+      expect(back.evenHits).toBe(200)
+      for (const page of [tabA, tabB, fresh]) await page.close()
+    }, 180_000)
+  }
+
+  for (const persist of ['indexeddb', 'opfs'] as const) {
+    it(`the change log refuses an image older than the stored one, so racing compactions cannot roll back (${persist})`, async () => {
+      const page = await browsers[0]!.context.newPage()
+      await page.goto(`${server.url}${PAGES.internals.path}`)
+      await page.waitForFunction(() => window.ltmInternals !== undefined)
+      const outcome = await page.evaluate(async (persist) => {
+        const { IndexedDbChangeLog, OpfsImages } = window.ltmInternals!
+        const name = `race-${persist}`
+        const log = await IndexedDbChangeLog.open(name, 'strict', persist === 'opfs' ? await OpfsImages.open(name) : null)
+        const statement = (i: number) => [{ sql: `INSERT INTO t VALUES (${i})`, args: [] }]
+        for (let i = 1; i <= 5; i++) await log.append(statement(i))
+        // Tab B exported after entry 5 and stored first; tab A's export (after entry 3) arrives late.
+        const newer = await log.compact(new Uint8Array([5]), 5)
+        const older = await log.compact(new Uint8Array([3]), 3)
+        await log.append(statement(6))
+        const { snapshot, entries } = await log.load()
+        log.close()
+        return { newer, older, imageSeq: snapshot.seq, image: Array.from(snapshot.image ?? []), replay: entries.map((e) => e.seq) }
+      }, persist)
+      expect(outcome).toEqual({ newer: true, older: false, imageSeq: 5, image: [5], replay: [6] })
+      await page.close()
+    }, 60_000)
+  }
+
   it('a tab closed in the middle of a burst of writes loses at most the unacknowledged ones and nothing before', async () => {
     const browser = browsers[0]!
     const page = await openSdkPage(browser, true)

@@ -1,6 +1,8 @@
 /** A tiny static HTTP server for the e2e page: in-memory files on 127.0.0.1, a random free port. */
+import { readFile, readdir } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join, relative } from 'node:path'
 
 export interface StaticFile {
   body: Uint8Array | string
@@ -29,6 +31,22 @@ export function contentTypeOf(path: string): string {
   const type = CONTENT_TYPES[ext]
   if (!type) throw new Error(`e2e server: no content type known for ${path}`)
   return type
+}
+
+/**
+ * Every file under `dir` (a bundler's output directory), keyed by its URL path relative to `dir`
+ * ('/index.html', '/assets/x.wasm'), ready for startStaticServer.
+ */
+export async function collectStaticFiles(dir: string, root: string = dir, files: Map<string, StaticFile> = new Map()): Promise<Map<string, StaticFile>> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) await collectStaticFiles(path, root, files)
+    else {
+      const url = `/${relative(root, path).split('\\').join('/')}`
+      files.set(url, { body: await readFile(path), type: contentTypeOf(path) })
+    }
+  }
+  return files
 }
 
 /** Serves `files` (URL path -> file) for GET and HEAD; everything else is 404/405. */

@@ -1,31 +1,19 @@
 // The wasm loads without configuration in a bundler: a tiny app imports the BUILT package, Vite
 // builds it for production (it sees new URL('../wasm/sql-wasm.wasm', import.meta.url) in dist/ and
 // emits the wasm as an asset), and the built app runs in Chromium with OPFS persistence.
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium, type RunningBrowser } from './browser.js'
 import { BUILT_BROWSER_BUNDLE, REPO_ROOT } from './page-bundle.js'
-import { contentTypeOf, startStaticServer, type StaticFile, type StaticServer } from './server.js'
+import { collectStaticFiles, startStaticServer, type StaticServer } from './server.js'
 
 let app: string
 let server: StaticServer
 let browser: RunningBrowser
-const emitted: string[] = []
-
-async function collect(dir: string, files: Map<string, StaticFile>, root: string): Promise<void> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) await collect(path, files, root)
-    else {
-      const url = `/${relative(root, path).split('\\').join('/')}`
-      emitted.push(url)
-      files.set(url, { body: await readFile(path), type: url.endsWith('.html') ? 'text/html; charset=utf-8' : contentTypeOf(path) })
-    }
-  }
-}
+let emitted: string[] = []
 
 beforeAll(async () => {
   app = await mkdtemp(join(tmpdir(), 'agent-ltm-vite-app-'))
@@ -50,8 +38,8 @@ window.result = { before: before.found, keys: hits.results.map((r) => r.key), pe
     build: { outDir: join(app, 'dist'), target: 'es2022', emptyOutDir: true },
     server: { fs: { allow: [REPO_ROOT, app] } },
   })
-  const files = new Map<string, StaticFile>()
-  await collect(join(app, 'dist'), files, join(app, 'dist'))
+  const files = await collectStaticFiles(join(app, 'dist'))
+  emitted = [...files.keys()]
   files.set('/', files.get('/index.html')!)
   server = await startStaticServer(files)
   browser = await launchChromium()

@@ -119,14 +119,23 @@ export class IndexedDbChangeLog {
     }
   }
 
-  /** Stores a new image covering the log up to `seq` and drops those entries, atomically. */
-  async compact(image: Uint8Array, seq: number): Promise<void> {
+  /**
+   * Stores a new image covering the log up to `seq` and drops those entries, atomically. Returns
+   * false, storing nothing, when the stored image already covers `seq` (another tab compacted later).
+   */
+  async compact(image: Uint8Array, seq: number): Promise<boolean> {
     const file = this.files ? await this.files.write(image, seq) : undefined
     let previous: string | undefined
     try {
       const tx = this.db.transaction(['snapshot', 'log'], 'readwrite', { durability: this.durability })
       const snapshots = tx.objectStore('snapshot')
-      previous = ((await snapshots.get('current')) as SnapshotPointer | undefined)?.file
+      const current = (await snapshots.get('current')) as SnapshotPointer | undefined
+      if ((current?.seq ?? 0) >= seq) {
+        await tx.done
+        if (file) await this.files!.remove(file)
+        return false
+      }
+      previous = current?.file
       if (file) {
         await snapshots.put({ seq, file }, 'current')
         await snapshots.delete('image')
@@ -141,6 +150,7 @@ export class IndexedDbChangeLog {
       throw storageFailure(error, 'compacting the stored database')
     }
     if (previous && previous !== file) await this.files!.remove(previous)
+    return true
   }
 
   close(): void {

@@ -17,7 +17,7 @@ export function opfsAvailable(): boolean {
 }
 
 /**
- * Database images as files in the Origin Private File System: `agent-ltm/<name>/image-<seq>.sqlite`.
+ * Database images as files in the Origin Private File System: `agent-ltm/<name>/image-<seq>-<random>.sqlite`.
  * A new image is written beside the old one; the IndexedDB pointer switches to it in the same
  * transaction that drops the log it covers, and only then is the old file removed.
  */
@@ -44,7 +44,8 @@ export class OpfsImages {
   }
 
   async write(image: Uint8Array, seq: number): Promise<string> {
-    const file = `image-${seq}.sqlite`
+    // Two tabs may export the same sequence number at once: each writes its own file.
+    const file = `image-${seq}-${Math.random().toString(36).slice(2, 10)}.sqlite`
     try {
       const writable = await (await this.directory.getFileHandle(file, { create: true })).createWritable()
       await writable.write(image)

@@ -5,8 +5,19 @@ import type { BatchMode, SqlExecutor, SqlResult, SqlStatement, SqlTransaction } 
 import type { IndexedDbChangeLog, LogEntry } from './indexeddb-log.js'
 
 const TOTAL_CHANGES: SqlStatement = { sql: 'SELECT total_changes() AS n', args: [] }
-/** Compact once the log since the last image holds this many bytes, or half the image, whichever is larger. */
-const MIN_COMPACTION_BYTES = 256 * 1024
+/**
+ * Compaction policy. An open costs loading the image plus replaying the log at write speed; a
+ * compaction costs exporting and storing the image. Compacting once the log's replay time reaches
+ * the measured cost of a compaction bounds the replay an open can meet by that cost, and keeps the
+ * time spent compacting at most the time spent writing (a bulk fill compacts often while the image
+ * is small and rarely once it is big). The byte bound keeps the log's storage in proportion too.
+ */
+const MIN_REPLAY_MS = 50
+const MIN_LOG_BYTES = 8 * 1024 * 1024
+/** Compaction cost assumed before this tab has measured one (export plus write, per MiB of image). */
+const ASSUMED_COMPACTION_MS_PER_MIB = 10
+
+const now = (): number => globalThis.performance?.now() ?? Date.now()
 
 export interface PersistentExecutorOptions {
   name: string
@@ -39,7 +50,10 @@ export class PersistentExecutor implements SqlExecutor {
   readonly engine: string
   #lastSeq = 0
   #logBytes = 0
+  /** Time the writes in the log since the image took to execute: what an open would spend replaying them. */
+  #logReplayMs = 0
   #imageBytes = 0
+  #lastCompactionMs: number | null = null
   #catchUps: Promise<void> = Promise.resolve()
   #compacting: Promise<void> | null = null
   #tabs: TabCoordination
@@ -63,9 +77,11 @@ export class PersistentExecutor implements SqlExecutor {
 
   async #replay(entries: LogEntry[]): Promise<void> {
     for (const entry of entries) {
+      const started = now()
       await this.inner.batch(entry.statements)
       this.#lastSeq = entry.seq
       this.#logBytes += JSON.stringify(entry.statements).length
+      this.#logReplayMs += now() - started
     }
   }
 
@@ -83,21 +99,33 @@ export class PersistentExecutor implements SqlExecutor {
     this.#lastSeq = snapshot.seq
     this.#imageBytes = snapshot.image?.length ?? 0
     this.#logBytes = 0
+    this.#logReplayMs = 0
     await this.#replay(all)
   }
 
-  /** Runs statements inside BEGIN on a held connection; returns their results and whether they changed anything. */
-  #run(lock: ConnectionLock, statements: SqlStatement[]): { results: SqlResult[]; changed: boolean } {
+  /** Runs statements inside BEGIN on a held connection; returns their results, whether they changed anything and how long they took. */
+  #run(lock: ConnectionLock, statements: SqlStatement[]): { results: SqlResult[]; changed: boolean; ms: number } {
+    const started = now()
     const all = lock.atomic([TOTAL_CHANGES, ...statements, TOTAL_CHANGES], true)
     const before = Number(all[0]?.rows[0]?.n ?? 0)
     const after = Number(all[all.length - 1]?.rows[0]?.n ?? 0)
-    return { results: all.slice(1, -1), changed: after !== before }
+    return { results: all.slice(1, -1), changed: after !== before, ms: now() - started }
   }
 
-  async #append(statements: SqlStatement[]): Promise<void> {
+  async #append(statements: SqlStatement[], replayMs: number): Promise<void> {
     this.#lastSeq = await this.options.log.append(statements)
     this.#logBytes += JSON.stringify(statements).length
-    if (this.#logBytes > Math.max(MIN_COMPACTION_BYTES, this.#imageBytes / 2)) this.#scheduleCompaction()
+    this.#logReplayMs += replayMs
+    if (this.#compactionDue()) this.#scheduleCompaction()
+  }
+
+  #compactionThresholdMs(): number {
+    const estimate = this.#lastCompactionMs ?? (this.#imageBytes / 1048576) * ASSUMED_COMPACTION_MS_PER_MIB
+    return Math.max(MIN_REPLAY_MS, estimate)
+  }
+
+  #compactionDue(): boolean {
+    return this.#logReplayMs >= this.#compactionThresholdMs() || this.#logBytes >= Math.max(MIN_LOG_BYTES, this.#imageBytes)
   }
 
   /**
@@ -112,7 +140,6 @@ export class PersistentExecutor implements SqlExecutor {
   }
 
   async batch(statements: SqlStatement[], mode: BatchMode = 'write'): Promise<SqlResult[]> {
-    await this.#compacting
     if (mode === 'read') {
       await this.#serialisedCatchUp()
       return this.inner.batch(statements, 'read')
@@ -124,8 +151,8 @@ export class PersistentExecutor implements SqlExecutor {
       try {
         lock.exec('BEGIN IMMEDIATE')
         try {
-          const { results, changed } = this.#run(lock, statements)
-          if (changed) await this.#append(statements)
+          const { results, changed, ms } = this.#run(lock, statements)
+          if (changed) await this.#append(statements, ms)
           lock.exec('COMMIT')
           return results
         } catch (error) {
@@ -139,7 +166,6 @@ export class PersistentExecutor implements SqlExecutor {
   }
 
   async begin(): Promise<SqlTransaction> {
-    await this.#compacting
     let releaseTabs!: () => void
     const tabLockHeld = new Promise<void>((resolve) => {
       void this.#tabs.withWriteLock(
@@ -154,6 +180,7 @@ export class PersistentExecutor implements SqlExecutor {
     await this.#serialisedCatchUp()
     const lock = await this.inner.lock()
     const written: SqlStatement[] = []
+    let writtenMs = 0
     const finish = (): void => releaseTabs()
     try {
       lock.exec('BEGIN IMMEDIATE')
@@ -164,13 +191,16 @@ export class PersistentExecutor implements SqlExecutor {
     }
     return {
       batch: async (statements) => {
-        const { results, changed } = this.#run(lock, statements)
-        if (changed) written.push(...statements)
+        const { results, changed, ms } = this.#run(lock, statements)
+        if (changed) {
+          written.push(...statements)
+          writtenMs += ms
+        }
         return results
       },
       commit: async () => {
         try {
-          if (written.length > 0) await this.#append(written)
+          if (written.length > 0) await this.#append(written, writtenMs)
         } catch (error) {
           endTransaction(lock, 'ROLLBACK')
           finish()
@@ -192,21 +222,34 @@ export class PersistentExecutor implements SqlExecutor {
     }
   }
 
+  /**
+   * Only the export holds the connection (sql.js exports synchronously, on this thread: its cost grows
+   * with the database). Storing the image runs beside later reads and writes, which append after the
+   * exported sequence number and so stay in the log; the change log refuses an image older than the
+   * one stored, so two tabs compacting at once cannot roll the image back.
+   */
   #scheduleCompaction(): void {
     if (this.#compacting) return
     this.#compacting = (async () => {
-      await Promise.resolve()
-      await this.#tabs.withWriteLock(async () => {
-        const lock = await this.inner.lock()
-        try {
-          const image = this.inner.export()
-          await this.options.log.compact(image, this.#lastSeq)
-          this.#imageBytes = image.length
-          this.#logBytes = 0
-        } finally {
-          lock.release()
-        }
-      })
+      // Let the write that triggered this resolve before the export takes the thread.
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      const started = now()
+      const engine = this.inner
+      const lock = await engine.lock()
+      let exported: { image: Uint8Array; seq: number; logBytes: number; logReplayMs: number }
+      try {
+        exported = { image: engine.export(), seq: this.#lastSeq, logBytes: this.#logBytes, logReplayMs: this.#logReplayMs }
+      } finally {
+        lock.release()
+      }
+      const stored = await this.options.log.compact(exported.image, exported.seq)
+      this.#lastCompactionMs = now() - started
+      // A catch-up that reloaded from another tab's newer image has already reset the counters.
+      if (stored && this.inner === engine) {
+        this.#imageBytes = exported.image.length
+        this.#logBytes = Math.max(0, this.#logBytes - exported.logBytes)
+        this.#logReplayMs = Math.max(0, this.#logReplayMs - exported.logReplayMs)
+      }
     })()
       .catch(() => {
         // A failed compaction loses nothing: the old image and the full log are still there.
@@ -218,14 +261,23 @@ export class PersistentExecutor implements SqlExecutor {
 
   /** Writes the current image now (tests, and before a page goes away on purpose). */
   async compact(): Promise<void> {
-    this.#logBytes = Number.POSITIVE_INFINITY
+    await this.#compacting
+    if (this.#logBytes === 0) return
     this.#scheduleCompaction()
     await this.#compacting
   }
 
   async stats(): Promise<Record<string, unknown>> {
     const base = (await this.inner.stats()) ?? {}
-    return { ...base, persist: this.options.persist, log_seq: this.#lastSeq, log_bytes_since_image: this.#logBytes, image_bytes: this.#imageBytes }
+    return {
+      ...base,
+      persist: this.options.persist,
+      log_seq: this.#lastSeq,
+      log_bytes_since_image: this.#logBytes,
+      log_replay_ms: round(this.#logReplayMs),
+      compaction_threshold_ms: round(this.#compactionThresholdMs()),
+      image_bytes: this.#imageBytes,
+    }
   }
 
   async close(): Promise<void> {
@@ -238,3 +290,5 @@ export class PersistentExecutor implements SqlExecutor {
     }
   }
 }
+
+const round = (ms: number): number => Math.round(ms * 100) / 100
