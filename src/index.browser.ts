@@ -1,14 +1,18 @@
 import { openMemory, registerBackend } from './core/registry.js'
 import type { LTM } from './core/types.js'
 import type { BrowserSqliteOptions } from './backends/sqlite-browser.js'
+import type { TursoOptions } from './backends/turso.js'
+import type { D1Options } from './backends/d1.js'
 
 export * from './index.core.js'
-export type { BrowserSqliteOptions }
+export type { BrowserSqliteOptions, TursoOptions, D1Options }
 
 registerBackend('sqlite', async () => (await import('./backends/sqlite-browser.js')).browserSqliteBackend as never)
+registerBackend('turso', async () => (await import('./backends/turso.js')).tursoBackend as never)
+registerBackend('d1', async () => (await import('./backends/d1.js')).d1Backend as never)
 
 /** Options for every backend this build registers. */
-export type LtmOptions = BrowserSqliteOptions
+export type LtmOptions = BrowserSqliteOptions | TursoOptions | D1Options
 
 /**
  * Opens long-term memory in a browser or worker.

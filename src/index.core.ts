@@ -8,3 +8,18 @@ export { createLTMFromSettings, resolveSettings, type SettingsContext } from './
 export { tokenize, parseQuery } from './core/tokenize.js'
 export { bm25Idf, bm25TermScore, BM25_B, BM25_K1 } from './core/bm25.js'
 export { canonicalJson } from './core/json.js'
+export {
+  createTransport,
+  parseRetryAfter,
+  TransportFailure,
+  type Transport,
+  type TransportOptions,
+  type TransportRequest,
+  type TransportResponse,
+  type TransportStats,
+  type RemoteOptions,
+  type RequestReport,
+  type RetryPolicy,
+  type HeaderSource,
+} from './transport/transport.js'
+export type { D1DatabaseBinding } from './engines/d1.js'

@@ -3,15 +3,19 @@ import { useSha256 } from './core/hash.js'
 import { openMemory, registerBackend } from './core/registry.js'
 import type { LTM } from './core/types.js'
 import type { SqliteOptions } from './backends/sqlite.js'
+import type { TursoOptions } from './backends/turso.js'
+import type { D1Options } from './backends/d1.js'
 
 export * from './index.core.js'
-export type { SqliteOptions }
+export type { SqliteOptions, TursoOptions, D1Options }
 
 useSha256((text) => `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`)
 registerBackend('sqlite', async () => (await import('./backends/sqlite.js')).sqliteBackend as never)
+registerBackend('turso', async () => (await import('./backends/turso.js')).tursoBackend as never)
+registerBackend('d1', async () => (await import('./backends/d1.js')).d1Backend as never)
 
 /** Options for every backend this build registers. */
-export type LtmOptions = SqliteOptions
+export type LtmOptions = SqliteOptions | TursoOptions | D1Options
 
 /**
  * Opens long-term memory.

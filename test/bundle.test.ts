@@ -57,7 +57,7 @@ describe('browser bundle', () => {
     expect(gzipped).toBeLessThan(20 * 1024)
   })
 
-  it('the tsup-built browser bundle imports nothing but its own chunks and optional sql.js', async () => {
+  it('the tsup-built browser bundle imports nothing but its own chunks, its dependencies and optional peers', async () => {
     const configs = (Array.isArray(tsupConfig) ? tsupConfig : [tsupConfig]) as Options[]
     const browser = configs.find((c) => c.platform === 'browser')!
     const outDir = mkdtempSync(join(tmpdir(), 'ltm-browser-build-'))
@@ -72,7 +72,7 @@ describe('browser bundle', () => {
     const foreign = [...specifiers].filter((s) => !s.startsWith('./'))
     // yaml and idb are dependencies the bundler resolves; nothing may be a Node built-in or a native driver.
     expect(foreign.filter((s) => NODE_BUILTINS.has(s) || s === 'better-sqlite3' || s === 'libsql')).toEqual([])
-    expect(foreign.sort()).toEqual(['idb', 'sql.js', 'yaml'].filter((s) => foreign.includes(s)))
+    expect(foreign.sort()).toEqual(['@libsql/client/web', 'idb', 'sql.js', 'yaml'].filter((s) => foreign.includes(s)))
   })
 
   it('package.json routes browser and worker to the browser build, types first', () => {

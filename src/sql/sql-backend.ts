@@ -3,7 +3,7 @@ import { LtmFailure } from '../core/errors.js'
 import type { BatchMode, SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlTransaction } from '../engines/types.js'
 import { MIGRATIONS, READ_SCHEMA_VERSION, SCHEMA_EXISTS, SCHEMA_V1, SCHEMA_VERSION } from './schema.js'
 import { searchStatement } from './search.js'
-import { deleteExpired, deleteMemory, ensureNamespace, pageMemories, readBeforeWrite, selectMemories, upsertMemory } from './statements.js'
+import { countExpired, deleteExpired, deleteMemory, ensureNamespace, pageMemories, readBeforeWrite, selectMemories, upsertMemory } from './statements.js'
 
 type RunBatch = (statements: SqlStatement[], mode: BatchMode) => Promise<SqlResult[]>
 
@@ -56,27 +56,39 @@ function toStored(row: SqlRow, namespace: string): StoredMemory {
 export class SqlMemoryBackend implements MemoryBackend {
   #closed = false
 
+  /**
+   * `batched`: inside a transaction of an engine without interactive ones (D1), where writes are
+   * queued and sent as one atomic batch at commit. What a write reports (created, deleted, counts)
+   * is then read at once from the committed state; reads in the transaction do not see its writes.
+   */
   constructor(
     readonly name: string,
     private readonly executor: SqlExecutor,
     private readonly run: RunBatch = (statements, mode) => executor.batch(statements, mode),
+    private readonly batched = false,
   ) {}
 
   async write(entries: PreparedWrite[], now: number): Promise<WriteOutcome[]> {
-    const statements: SqlStatement[] = []
-    for (const namespace of new Set(entries.map((e) => e.namespace))) statements.push(ensureNamespace(namespace))
-    const firstRead = statements.length
-    for (const entry of entries) statements.push(readBeforeWrite(entry), upsertMemory(entry, now))
-    const results = await this.run(statements, 'write')
-    return entries.map((entry, i) => {
-      const before = results[firstRead + 2 * i]?.rows[0]
-      const beforeExpiry = before?.expires_at === null || before?.expires_at === undefined ? null : Number(before.expires_at)
-      const live = before !== undefined && (beforeExpiry === null || beforeExpiry > now)
-      if (!live) return { status: 'created', expiresAt: entry.expiresAt }
-      const sameExpiry = !entry.explicitExpiry || beforeExpiry === entry.expiresAt
-      const same = sameExpiry && before.content_hash === entry.contentHash && before.metadata === entry.metadataJson
-      return same ? { status: 'unchanged', expiresAt: beforeExpiry } : { status: 'updated', expiresAt: entry.expiresAt }
-    })
+    const namespaces = [...new Set(entries.map((e) => e.namespace))].map(ensureNamespace)
+    let before: Array<SqlRow | undefined>
+    if (this.batched) {
+      before = (await this.run(entries.map(readBeforeWrite), 'read')).map((result) => result.rows[0])
+      await this.run([...namespaces, ...entries.map((entry) => upsertMemory(entry, now))], 'write')
+    } else {
+      const statements = [...namespaces, ...entries.flatMap((entry) => [readBeforeWrite(entry), upsertMemory(entry, now)])]
+      const results = await this.run(statements, 'write')
+      before = entries.map((_, i) => results[namespaces.length + 2 * i]?.rows[0])
+    }
+    return entries.map((entry, i) => this.#outcome(entry, before[i], now))
+  }
+
+  #outcome(entry: PreparedWrite, before: SqlRow | undefined, now: number): WriteOutcome {
+    const beforeExpiry = before?.expires_at === null || before?.expires_at === undefined ? null : Number(before.expires_at)
+    const live = before !== undefined && (beforeExpiry === null || beforeExpiry > now)
+    if (!live) return { status: 'created', expiresAt: entry.expiresAt }
+    const sameExpiry = !entry.explicitExpiry || beforeExpiry === entry.expiresAt
+    const same = sameExpiry && before.content_hash === entry.contentHash && before.metadata === entry.metadataJson
+    return same ? { status: 'unchanged', expiresAt: beforeExpiry } : { status: 'updated', expiresAt: entry.expiresAt }
   }
 
   async read(namespace: string, keys: string[], now: number): Promise<Map<string, StoredMemory>> {
@@ -88,6 +100,11 @@ export class SqlMemoryBackend implements MemoryBackend {
   }
 
   async remove(namespace: string, key: string, now: number): Promise<boolean> {
+    if (this.batched) {
+      const [live] = await this.run([selectMemories(namespace, [key], now)], 'read')
+      await this.run([deleteMemory(namespace, key)], 'write')
+      return (live?.rows.length ?? 0) > 0
+    }
     const [result] = await this.run([deleteMemory(namespace, key)], 'write')
     const row = result?.rows[0]
     if (!row) return false
@@ -100,6 +117,11 @@ export class SqlMemoryBackend implements MemoryBackend {
   }
 
   async cleanupExpired(namespace: string, now: number): Promise<number> {
+    if (this.batched) {
+      const [expired] = await this.run([countExpired(namespace, now)], 'read')
+      await this.run([deleteExpired(namespace, now)], 'write')
+      return Number(expired?.rows[0]?.n ?? 0)
+    }
     const [result] = await this.run([deleteExpired(namespace, now)], 'write')
     return result?.changes ?? 0
   }
@@ -111,7 +133,8 @@ export class SqlMemoryBackend implements MemoryBackend {
 
   async transaction<T>(fn: (backend: MemoryBackend) => Promise<T>): Promise<T> {
     const tx: SqlTransaction = await this.executor.begin()
-    const scoped = new SqlMemoryBackend(this.name, this.executor, (statements, mode) => tx.batch(statements, mode))
+    const batched = !this.executor.capabilities.interactiveTransactions
+    const scoped = new SqlMemoryBackend(this.name, this.executor, (statements, mode) => tx.batch(statements, mode), batched)
     let value: T
     try {
       value = await fn(scoped)

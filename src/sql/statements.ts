@@ -66,8 +66,14 @@ export function deleteMemory(namespace: string, key: string): SqlStatement {
   return { sql: `DELETE FROM ltm_memories WHERE ns = ${NAMESPACE_ID} AND key = ? RETURNING expires_at`, args: [namespace, key] }
 }
 
+const EXPIRED_IN_NAMESPACE = `expires_at IS NOT NULL AND expires_at <= ? AND ns = ${NAMESPACE_ID}`
+
 export function deleteExpired(namespace: string, now: number): SqlStatement {
-  return { sql: `DELETE FROM ltm_memories WHERE expires_at IS NOT NULL AND expires_at <= ? AND ns = ${NAMESPACE_ID}`, args: [now, namespace] }
+  return { sql: `DELETE FROM ltm_memories WHERE ${EXPIRED_IN_NAMESPACE}`, args: [now, namespace] }
+}
+
+export function countExpired(namespace: string, now: number): SqlStatement {
+  return { sql: `SELECT count(*) AS n FROM ltm_memories WHERE ${EXPIRED_IN_NAMESPACE}`, args: [now, namespace] }
 }
 
 /** Keyset pagination over (namespace, key); descendants are the namespaces below `namespace/`. */
