@@ -117,13 +117,14 @@ export class SqlMemoryBackend implements MemoryBackend {
   }
 
   async cleanupExpired(namespace: string, now: number): Promise<number> {
+    // Counted by a query, not by `changes`: engines differ on whether trigger writes count (D1's do).
     if (this.batched) {
       const [expired] = await this.run([countExpired(namespace, now)], 'read')
       await this.run([deleteExpired(namespace, now)], 'write')
       return Number(expired?.rows[0]?.n ?? 0)
     }
-    const [result] = await this.run([deleteExpired(namespace, now)], 'write')
-    return result?.changes ?? 0
+    const [expired] = await this.run([countExpired(namespace, now), deleteExpired(namespace, now)], 'write')
+    return Number(expired?.rows[0]?.n ?? 0)
   }
 
   async page(request: PageRequest): Promise<StoredMemory[]> {

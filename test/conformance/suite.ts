@@ -42,6 +42,11 @@ export interface ConformanceHarness {
   reopen?(options?: { now?: () => number }): Promise<LTM>
   /** Called after each test to release resources. */
   cleanup?(): Promise<void>
+  /**
+   * `batched`: the engine has no interactive transactions (D1); a transaction's writes are sent as
+   * one atomic batch at commit, and reads inside it see the state before it. @default 'interactive'
+   */
+  transactions?: 'interactive' | 'batched'
 }
 
 /** The shape of `migrate` the suite relies on (the real export is assignable to it). */
@@ -1114,17 +1119,25 @@ export function runConformance(name: string, harness: ConformanceHarness, migrat
     // ================================================================ transactions
 
     describe('transaction', () => {
-      it('commits and returns the callback value; reads see own writes', async () => {
+      const batched = harness.transactions === 'batched'
+
+      it(batched ? 'commits and returns the callback value; reads inside see the state before it' : 'commits and returns the callback value; reads see own writes', async () => {
         await put('pre', 'existing')
         const result = await ltm.transaction(async (tx) => {
-          ok(await tx.store('t1', 'transactional quokka', { in: 'tx' }))
-          const inside = expectFound(await tx.retrieve('t1'))
-          expect(inside.value).toBe('transactional quokka')
-          expect(inside.metadata).toEqual({ in: 'tx' })
-          const found = ok(await tx.search('quokka'))
-          expect(found.results.map((h) => h.key)).toEqual(['t1'])
+          expect(ok(await tx.store('t1', 'transactional quokka', { in: 'tx' }))).toMatchObject({ stored: true, created: true })
+          if (batched) {
+            expect(await tx.retrieve('t1')).toMatchObject({ success: true, found: false })
+            expect(ok(await tx.search('quokka')).results).toEqual([])
+          } else {
+            const inside = expectFound(await tx.retrieve('t1'))
+            expect(inside.value).toBe('transactional quokka')
+            expect(inside.metadata).toEqual({ in: 'tx' })
+            const found = ok(await tx.search('quokka'))
+            expect(found.results.map((h) => h.key)).toEqual(['t1'])
+          }
           expect(await tx.delete('pre')).toEqual({ success: true, deleted: true, key: 'pre' })
-          expect(await tx.retrieve('pre')).toMatchObject({ success: true, found: false })
+          if (batched) expect(expectFound(await tx.retrieve('pre')).value).toBe('existing')
+          else expect(await tx.retrieve('pre')).toMatchObject({ success: true, found: false })
           return 42
         })
         expect(result).toEqual({ success: true, committed: true, rolled_back: false, value: 42 })
@@ -1140,7 +1153,7 @@ export function runConformance(name: string, harness: ConformanceHarness, migrat
           ok(await tx.store('keep', 'changed'))
           ok(await tx.delete('gone'))
           ok(await tx.store('new', 'temporary'))
-          expect(expectFound(await tx.retrieve('keep')).value).toBe('changed')
+          expect(expectFound(await tx.retrieve('keep')).value).toBe(batched ? 'original' : 'changed')
           tx.rollback()
         })
         expect(result).toEqual({ success: true, committed: false, rolled_back: true, value: undefined })

@@ -1,0 +1,76 @@
+// Cloudflare D1 through both ways in, against a real D1 database (miniflare 4 runs workerd's D1):
+// the REST API over HTTP (test/servers/d1-server.ts serves Cloudflare's shape) and the Workers binding.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLTM, migrate, type LTM } from '../src/index.node.js'
+import { runConformance, type ConformanceHarness } from './conformance/suite.js'
+import { ok } from './conformance/harness.js'
+import { startD1Server, type D1Server } from './servers/d1-server.js'
+
+const API_TOKEN = 'cf-test-token-d1-7b3e9a'
+/** A test that opens several stores (migrate) gets a database for each: one D1 database per server. */
+let servers: D1Server[] = []
+let server: D1Server
+
+beforeAll(async () => {
+  // The suite opens at most three stores in one test.
+  servers = await Promise.all([1, 2, 3].map(() => startD1Server({ apiToken: API_TOKEN })))
+  server = servers[0]!
+})
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()))
+})
+
+/** Drops every agent-ltm table (their triggers go with them), so the next open starts empty. */
+async function emptyDatabase(target: D1Server = server): Promise<void> {
+  const db = await target.binding()
+  const tables = await db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ltm\\_%' ESCAPE '\\'`).all<{ name: string }>()
+  // Referencing tables first: D1 enforces foreign keys.
+  const order = ['ltm_postings', 'ltm_memories', 'ltm_namespaces']
+  const names = tables.results.map((row) => row.name).sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99))
+  if (names.length > 0) await db.batch(names.map((name) => db.prepare(`DROP TABLE "${name}"`)))
+}
+
+const restOptions = (target: D1Server = server) => ({ backend: 'd1' as const, baseUrl: target.baseUrl, accountId: target.accountId, databaseId: target.databaseId, apiToken: API_TOKEN })
+
+function harness(options: (target: D1Server) => Promise<Record<string, unknown>>): ConformanceHarness {
+  let opened = 0
+  let last: D1Server | undefined
+  return {
+    transactions: 'batched',
+    async open(extra) {
+      last = servers[opened++ % servers.length]!
+      await emptyDatabase(last)
+      return createLTM({ ...(await options(last)), ...extra } as Parameters<typeof createLTM>[0])
+    },
+    async reopen(extra) {
+      return createLTM({ ...(await options(last ?? server)), ...extra } as Parameters<typeof createLTM>[0])
+    },
+    async cleanup() {
+      opened = 0
+    },
+  }
+}
+
+runConformance('d1 (REST API, real D1 in miniflare)', harness(async (target) => restOptions(target)), migrate)
+runConformance('d1 (Workers binding, real D1 in miniflare)', harness(async (target) => ({ backend: 'd1', binding: await target.binding() })), migrate)
+
+describe('d1: round trips', () => {
+  it('every single operation and a batch of 500 is exactly one HTTP request', async () => {
+    await emptyDatabase()
+    const ltm: LTM = await createLTM(restOptions())
+    const requests = async (): Promise<number> => ((ok(await ltm.stats()) as unknown as { transport: { requests: number } }).transport.requests)
+    // stats() itself reads the counts in one request: measure the difference between two stats calls.
+    const cost = async (run: () => Promise<unknown>): Promise<number> => {
+      const before = await requests()
+      ok((await run()) as never)
+      return (await requests()) - before - 1
+    }
+    expect(await cost(() => ltm.store('k', 'hello round trips', { n: 1 }))).toBe(1)
+    expect(await cost(() => ltm.retrieve('k'))).toBe(1)
+    expect(await cost(() => ltm.search('round trips', { n: 1 }))).toBe(1)
+    expect(await cost(() => ltm.storeBatch(Array.from({ length: 500 }, (_, i) => ({ key: `b${i}`, value: `batch memory ${i}` }))))).toBe(1)
+    expect(await cost(() => ltm.retrieveBatch(['k', 'b1', 'b499']))).toBe(1)
+    expect(await cost(() => ltm.delete('k'))).toBe(1)
+    await ltm.close()
+  })
+})
