@@ -1,6 +1,6 @@
 import { LtmFailure } from '../core/errors.js'
 import type { Transport } from '../transport/transport.js'
-import { TransactionGate } from './gate.js'
+import { IssueOrder, TransactionGate } from './gate.js'
 import { sqliteFailure } from './sqlite-errors.js'
 import type { BatchMode, SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlTransaction, SqlValue } from './types.js'
 
@@ -101,6 +101,7 @@ export function d1BindingRunner(binding: D1DatabaseBinding): D1Runner {
 export class D1Executor implements SqlExecutor {
   readonly capabilities = { interactiveTransactions: false }
   #gate = new TransactionGate()
+  #order = new IssueOrder()
   #batches = 0
 
   constructor(
@@ -111,7 +112,7 @@ export class D1Executor implements SqlExecutor {
 
   async batch(statements: SqlStatement[], mode: BatchMode = 'write'): Promise<SqlResult[]> {
     await this.#gate.idle()
-    return this.#send(statements, mode)
+    return mode === 'read' ? this.#order.read(() => this.#send(statements, mode)) : this.#order.write(() => this.#send(statements, mode))
   }
 
   async #send(statements: SqlStatement[], mode: BatchMode): Promise<SqlResult[]> {

@@ -1,7 +1,7 @@
 import type { Client, InStatement, ResultSet, Transaction } from '@libsql/client/web'
 import { LtmFailure } from '../core/errors.js'
 import type { Transport } from '../transport/transport.js'
-import { TransactionGate } from './gate.js'
+import { IssueOrder, TransactionGate } from './gate.js'
 import { sqliteFailure } from './sqlite-errors.js'
 import type { BatchMode, SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlTransaction, SqlValue } from './types.js'
 
@@ -26,6 +26,7 @@ export class LibsqlRemoteExecutor implements SqlExecutor {
   readonly engine = 'libsql-remote'
   readonly capabilities = { interactiveTransactions: true }
   #gate = new TransactionGate()
+  #order = new IssueOrder()
 
   constructor(
     private readonly client: Client,
@@ -41,9 +42,9 @@ export class LibsqlRemoteExecutor implements SqlExecutor {
 
   async batch(statements: SqlStatement[], mode: BatchMode = 'write'): Promise<SqlResult[]> {
     await this.#gate.idle()
-    const run = async (): Promise<SqlResult[]> => (await this.client.batch(toStatements(statements), mode === 'read' ? 'read' : 'write')).map(toResult)
+    const send = async (): Promise<SqlResult[]> => (await this.client.batch(toStatements(statements), mode === 'read' ? 'read' : 'write')).map(toResult)
     try {
-      return await (mode === 'read' ? this.transport.retrying(run) : run())
+      return await (mode === 'read' ? this.#order.read(() => this.transport.retrying(send)) : this.#order.write(send))
     } catch (error) {
       throw this.#failure(error)
     }
