@@ -2,54 +2,15 @@
 // the BUILT browser bundle (dist/index.browser.js: run `npm run build` first), backend sqlite with
 // persist 'memory'. The page runs the suite with an in-page runner (e2e/vitest-shim.ts); every
 // in-browser test becomes an assertion here, named after the test.
-import type { BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { launchChromium, type RunningBrowser } from './browser.js'
-import type { E2eState } from './conformance.page.js'
+import type { E2eState } from './in-page-run.js'
+import { runPage } from './run-page.js'
 import { PAGES, buildPageBundle, type PageBundle } from './page-bundle.js'
 import { startStaticServer, type StaticServer } from './server.js'
 
 /** The suite registers 118 tests for an in-memory store (no reopen); it may grow, not shrink. */
 const MIN_SUITE_TESTS = 115
-const RUN_TIMEOUT_MS = 100_000
-
-/**
- * Loads one e2e page and waits until its in-page run is over. Page console errors and warnings and
- * failed requests are printed and collected in `problems`.
- */
-async function runPage(context: BrowserContext, url: string, problems: string[]): Promise<E2eState> {
-  const page = await context.newPage()
-  const report = (line: string): void => {
-    problems.push(line)
-    console.error(line)
-  }
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') report(`[chromium console.${message.type()}] ${message.text()}`)
-  })
-  page.on('pageerror', (error) => report(`[chromium pageerror] ${error.stack ?? error.message}`))
-  page.on('requestfailed', (request) => report(`[chromium requestfailed] ${request.url()}: ${request.failure()?.errorText ?? '?'}`))
-  try {
-    await page.goto(url, { waitUntil: 'load' })
-    try {
-      await page.waitForFunction(() => window.__LTM_E2E__?.phase === 'done' || window.__LTM_E2E__?.phase === 'crashed', undefined, {
-        timeout: RUN_TIMEOUT_MS,
-        polling: 200,
-      })
-    } catch (error) {
-      const partial = await page.evaluate(() => window.__LTM_E2E__).catch(() => undefined)
-      const last = partial?.results.at(-1)?.name
-      throw new Error(
-        `${url}: the in-browser run did not finish in ${RUN_TIMEOUT_MS} ms (phase ${partial?.phase ?? 'page script never started'}, ` +
-          `${partial?.results.length ?? 0}/${partial?.registered ?? '?'} tests done${last ? `, last finished: "${last}"` : ''}): ${(error as Error).message}`,
-      )
-    }
-    const state = await page.evaluate(() => window.__LTM_E2E__)
-    if (!state) throw new Error(`${url}: the page published no results`)
-    return state
-  } finally {
-    await page.close()
-  }
-}
 
 describe('conformance suite in Chromium, on the built browser bundle', () => {
   let bundle: PageBundle

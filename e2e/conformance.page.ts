@@ -6,7 +6,7 @@
  */
 import { createLTM, migrate } from '../dist/index.browser.js'
 import { runConformance } from '../test/conformance/suite.js'
-import { countRegisteredTests, runCollected, type TestResult } from './vitest-shim.js'
+import { runInPage } from './in-page-run.js'
 
 /** Where e2e/server.ts serves the package's shipped wasm/sql-wasm.wasm. */
 export const WASM_URL = '/wasm/sql-wasm.wasm'
@@ -14,44 +14,9 @@ export const SUITE_NAME = 'sqlite (built browser bundle in Chromium, sql.js in m
 export const PERSISTENT_SUITE_NAME = 'sqlite (built browser bundle in Chromium, sql.js + IndexedDB)'
 export const OPFS_SUITE_NAME = 'sqlite (built browser bundle in Chromium, sql.js + OPFS images + IndexedDB log)'
 
-export interface E2eState {
-  phase: 'collecting' | 'running' | 'done' | 'crashed'
-  /** Tests the suite registered (known once phase is 'running'). */
-  registered: number
-  results: TestResult[]
-  /** Uncaught errors and unhandled rejections in the page (any of them fails the run). */
-  pageErrors: string[]
-  /** Set when collecting or running the suite threw. */
-  fatal?: string
-  userAgent: string
-  isSecureContext: boolean
-}
+export type { E2eState } from './in-page-run.js'
 
-declare global {
-  interface Window {
-    __LTM_E2E__?: E2eState
-  }
-}
-
-const state: E2eState = {
-  phase: 'collecting',
-  registered: 0,
-  results: [],
-  pageErrors: [],
-  userAgent: navigator.userAgent,
-  isSecureContext: window.isSecureContext,
-}
-window.__LTM_E2E__ = state
-
-window.addEventListener('error', (event) => {
-  state.pageErrors.push(`uncaught error: ${event.message} (${event.filename}:${event.lineno})`)
-})
-window.addEventListener('unhandledrejection', (event) => {
-  const reason: unknown = event.reason
-  state.pageErrors.push(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`)
-})
-
-async function main(): Promise<void> {
+runInPage(() => {
   runConformance(
     SUITE_NAME,
     { open: (options) => createLTM({ backend: 'sqlite', persist: 'memory', wasmUrl: WASM_URL, ...options }) },
@@ -76,15 +41,4 @@ async function main(): Promise<void> {
       migrate,
     )
   }
-  state.registered = countRegisteredTests()
-  state.phase = 'running'
-  await runCollected((result) => {
-    state.results.push(result)
-  })
-  state.phase = 'done'
-}
-
-main().catch((error: unknown) => {
-  state.fatal = error instanceof Error ? (error.stack ?? error.message) : String(error)
-  state.phase = 'crashed'
 })

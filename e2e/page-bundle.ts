@@ -23,6 +23,7 @@ export const PAGES = {
   shimSelftest: { path: '/shim-selftest.html', entry: 'shim-selftest.page' },
   sdk: { path: '/sdk.html', entry: 'sdk.page' },
   internals: { path: '/internals.html', entry: 'internals.page' },
+  remoteConformance: { path: '/remote.html', entry: 'remote-conformance.page' },
 } as const
 
 /** Scripts that are not pages: served as /<entry>.js (the dedicated worker). */

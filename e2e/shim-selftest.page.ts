@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { countRegisteredTests, runCollected } from './vitest-shim.js'
-import type { E2eState } from './conformance.page.js'
+import type { E2eState } from './in-page-run.js'
 
 const state: E2eState = {
   phase: 'collecting',

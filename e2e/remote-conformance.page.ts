@@ -1,0 +1,67 @@
+/**
+ * Runs in Chromium: the shared conformance suite against the remote backends through the BUILT
+ * browser bundle: turso (Hrana over HTTP) and d1 (Cloudflare's REST API), each against the real
+ * test servers the Node side started (e2e/remote.conformance.test.ts) and described in the page's
+ * URL fragment. The SDK calls them cross-origin with fetch, as a browser agent would.
+ */
+import { createLTM, migrate } from '../dist/index.browser.js'
+import { runConformance } from '../test/conformance/suite.js'
+import { runInPage } from './in-page-run.js'
+
+export interface TursoTarget {
+  url: string
+  authToken: string
+}
+export interface D1Target {
+  baseUrl: string
+  accountId: string
+  databaseId: string
+  apiToken: string
+}
+/** What the Node side passes in the URL fragment: one database per store a test may open at once. */
+export interface RemoteTargets {
+  turso: TursoTarget[]
+  d1: D1Target[]
+}
+
+/** Referencing tables first: D1 enforces foreign keys. Triggers and indexes go with their tables. */
+const DROP_ALL = ['ltm_postings', 'ltm_memories', 'ltm_namespaces', 'ltm_schema'].map((table) => `DROP TABLE IF EXISTS ${table}`)
+
+async function post(url: string, token: string, body: unknown): Promise<void> {
+  const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  if (!response.ok) throw new Error(`emptying a test database: ${url} answered ${response.status}: ${await response.text()}`)
+}
+
+const emptyTurso = (target: TursoTarget): Promise<void> =>
+  post(`${target.url}/v2/pipeline`, target.authToken, { baton: null, requests: [...DROP_ALL.map((sql) => ({ type: 'execute', stmt: { sql } })), { type: 'close' }] })
+
+const emptyD1 = (target: D1Target): Promise<void> =>
+  post(`${target.baseUrl}/accounts/${target.accountId}/d1/database/${target.databaseId}/query`, target.apiToken, { batch: DROP_ALL.map((sql) => ({ sql })) })
+
+/** Each open() in a test empties and opens the next database; reopen() opens the last one again. */
+function registerSuite<T>(name: string, targets: T[], empty: (target: T) => Promise<void>, options: (target: T) => Parameters<typeof createLTM>[0], transactions: 'interactive' | 'batched'): void {
+  let opened = 0
+  let last: T | undefined
+  runConformance(
+    name,
+    {
+      transactions,
+      async open(extra) {
+        last = targets[opened++ % targets.length]!
+        await empty(last)
+        return createLTM({ ...options(last), ...extra } as Parameters<typeof createLTM>[0])
+      },
+      reopen: (extra) => createLTM({ ...options(last ?? targets[0]!), ...extra } as Parameters<typeof createLTM>[0]),
+      async cleanup() {
+        opened = 0
+      },
+    },
+    migrate,
+  )
+}
+
+runInPage(() => {
+  const targets = JSON.parse(decodeURIComponent(location.hash.slice(1))) as RemoteTargets
+  registerSuite('turso (built browser bundle in Chromium, Hrana over HTTP)', targets.turso, emptyTurso, (t) => ({ backend: 'turso', url: t.url, authToken: t.authToken }), 'interactive')
+  registerSuite('d1 (built browser bundle in Chromium, REST API)', targets.d1, emptyD1, (t) => ({ backend: 'd1', baseUrl: t.baseUrl, accountId: t.accountId, databaseId: t.databaseId, apiToken: t.apiToken }), 'batched')
+})

@@ -1,0 +1,87 @@
+// The shared conformance suite in Chromium against the remote backends, through the BUILT browser
+// bundle: turso against test/servers/hrana-server.ts (Hrana over HTTP on a real libSQL engine) and
+// d1 against test/servers/d1-server.ts (Cloudflare's REST shape on a real D1 in miniflare). The
+// servers run here, in Node, on other ports than the page: every call is a cross-origin fetch.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { startD1Server, type D1Server } from '../test/servers/d1-server.js'
+import { startHranaServer, type HranaServer } from '../test/servers/hrana-server.js'
+import { launchChromium, type RunningBrowser } from './browser.js'
+import type { E2eState } from './in-page-run.js'
+import { PAGES, buildPageBundle, type PageBundle } from './page-bundle.js'
+import type { RemoteTargets } from './remote-conformance.page.js'
+import { runPage } from './run-page.js'
+import { startStaticServer, type StaticServer } from './server.js'
+
+const TOKEN = 'browser-remote-token-5d2c8e'
+/** The suite opens at most three stores in one test: one database each. */
+const DATABASES = 3
+const RUN_TIMEOUT_MS = 400_000
+
+describe('remote backends in Chromium, on the built browser bundle', () => {
+  let bundle: PageBundle
+  let server: StaticServer | undefined
+  let browser: RunningBrowser | undefined
+  let hrana: HranaServer[] = []
+  let d1: D1Server[] = []
+  let state: E2eState
+  const problems: string[] = []
+  let setupError: unknown
+
+  beforeAll(async () => {
+    try {
+      ;[bundle, hrana, d1] = await Promise.all([
+        buildPageBundle(),
+        Promise.all(Array.from({ length: DATABASES }, () => startHranaServer({ authToken: TOKEN }))),
+        Promise.all(Array.from({ length: DATABASES }, () => startD1Server({ apiToken: TOKEN }))),
+      ])
+      server = await startStaticServer(bundle.files)
+      browser = await launchChromium()
+      const targets: RemoteTargets = {
+        turso: hrana.map((h) => ({ url: h.url, authToken: TOKEN })),
+        d1: d1.map((d) => ({ baseUrl: d.baseUrl, accountId: d.accountId, databaseId: d.databaseId, apiToken: TOKEN })),
+      }
+      state = await runPage(browser.context, `${server.url}${PAGES.remoteConformance.path}#${encodeURIComponent(JSON.stringify(targets))}`, problems, RUN_TIMEOUT_MS)
+    } catch (error) {
+      setupError = error
+    }
+  }, RUN_TIMEOUT_MS + 60_000)
+
+  beforeEach(() => {
+    if (setupError !== undefined) throw setupError
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+    await Promise.all([...hrana.map((h) => h.close()), ...d1.map((d) => d.close())])
+  })
+
+  it('the page bundles the built SDK and the real @libsql/client, nothing from src/', () => {
+    const inputs = bundle.inputs.remoteConformance
+    expect(inputs).toContain('dist/index.browser.js')
+    expect(inputs.some((input) => input.startsWith('node_modules/@libsql/client/'))).toBe(true)
+    expect(inputs.filter((input) => input.startsWith('src/'))).toEqual([])
+  })
+
+  it('runs both suites to the end without page errors', () => {
+    expect(state.fatal, state.fatal).toBeUndefined()
+    expect(state.phase).toBe('done')
+    expect(state.results.length).toBe(state.registered)
+    expect(state.results.filter((r) => r.name.startsWith('conformance: turso')).length).toBeGreaterThan(115)
+    expect(state.results.filter((r) => r.name.startsWith('conformance: d1')).length).toBeGreaterThan(115)
+    expect(state.pageErrors).toEqual([])
+    expect(problems.filter((line) => !line.startsWith('[chromium console.warning]'))).toEqual([])
+  })
+
+  it('passes every conformance test for turso and d1 in Chromium', () => {
+    const failed = state.results.filter((result) => result.status !== 'passed')
+    console.log(`chromium remote conformance: ${state.results.length - failed.length} passed, ${failed.length} failed, of ${state.results.length}`)
+    for (const result of state.results) expect.soft(result.status, `${result.name}\n${result.error ?? ''}`).toBe('passed')
+    expect(failed.map((result) => result.name)).toEqual([])
+  })
+
+  it('the page really talked to the servers (requests reached both)', () => {
+    expect(d1.some((d) => d.log.length > 100)).toBe(true)
+    expect(hrana.some((h) => h.log.length > 100)).toBe(true)
+  })
+})
