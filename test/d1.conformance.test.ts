@@ -74,3 +74,33 @@ describe('d1: round trips', () => {
     await ltm.close()
   })
 })
+
+describe('d1: configuration and server answers', () => {
+  it('needs a binding or accountId, databaseId and apiToken (LtmError invalid_argument)', async () => {
+    await expect(createLTM({ backend: 'd1', accountId: 'a' })).rejects.toMatchObject({ name: 'LtmError', code: 'invalid_argument' })
+    await expect(createLTM({ backend: 'd1', binding: {} as never })).rejects.toMatchObject({ name: 'LtmError', code: 'invalid_argument' })
+  })
+
+  it("a wrong token: Cloudflare's 403 -> auth_failed, the token in no message", async () => {
+    const ltm = await createLTM({ ...restOptions(), apiToken: 'not-the-token-42' })
+    const result = await ltm.retrieve('k')
+    expect(result).toMatchObject({ success: false, error_type: 'auth_failed' })
+    expect(JSON.stringify(result)).not.toContain('not-the-token-42')
+  })
+
+  it('an unknown database -> backend_error naming it', async () => {
+    const ltm = await createLTM({ ...restOptions(), databaseId: '00000000-0000-4000-8000-000000000000' })
+    const result = await ltm.retrieve('k')
+    expect(result).toMatchObject({ success: false, error_type: 'backend_error' })
+    expect((result as { error: string }).error).toMatch(/00000000-0000-4000-8000-000000000000.*not found/)
+  })
+
+  it("the API's own 429 -> rate_limited with its Retry-After", async () => {
+    await emptyDatabase()
+    const ltm = await createLTM(restOptions())
+    server.rateLimitNext(1, 12)
+    expect(await ltm.store('k', 'v')).toMatchObject({ success: false, error_type: 'rate_limited', retry_after: 12 })
+    expect(await ltm.retrieve('k')).toMatchObject({ success: true, found: false })
+    await ltm.close()
+  })
+})

@@ -325,3 +325,19 @@ describe('createLTMFromSettings', () => {
     await expect(createLTMFromSettings('ltm:\n  path: ${MISSING}\n', { env: {} })).rejects.toThrow(/MISSING/)
   })
 })
+
+describe('resolveSettings: the spec keywords of the remote backends', () => {
+  it('turso: ltm_url and ltm_auth_token, the token from secrets', async () => {
+    const settings = { ltm_backend: 'turso', ltm_url: 'libsql://my-db-user.turso.io', ltm_auth_token: '{{ secrets.turso_auth_token }}' }
+    expect(await resolveSettings(settings, { env: {}, secrets: { turso_auth_token: 'tok' } })).toEqual({ backend: 'turso', url: 'libsql://my-db-user.turso.io', authToken: 'tok' })
+  })
+
+  it('turso without ltm_url names the missing keyword', async () => {
+    await expect(resolveSettings({ ltm_backend: 'turso' }, { env: {} })).rejects.toThrow(/url \(ltm_url\)/)
+  })
+
+  it('d1: ltm_account_id, ltm_database_id and ltm_api_token', async () => {
+    const settings = 'ltm_backend: d1\nltm_account_id: acc\nltm_database_id: db-1\nltm_api_token: ${CF_TOKEN}\n'
+    expect(await resolveSettings(settings, { env: { CF_TOKEN: 'cf' } })).toEqual({ backend: 'd1', accountId: 'acc', databaseId: 'db-1', apiToken: 'cf' })
+  })
+})
