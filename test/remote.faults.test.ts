@@ -168,6 +168,17 @@ for (const remote of remotes) {
       expect(Object.keys(await snapshot(env.direct)).filter((key) => key.startsWith('lost-'))).toHaveLength(20)
     })
 
+    it('a server unreachable at open: calls return connection_timeout, and the handle recovers once it answers', async () => {
+      proxy.clear()
+      proxy.inject({ kind: 'stall' }, { times: 1000 })
+      const late = await createLTM(env.proxied(proxy.url))
+      expect(await late.retrieve('seed-1')).toMatchObject({ success: false, error_type: 'connection_timeout' })
+      proxy.clear()
+      expect(await late.retrieve('seed-1')).toMatchObject({ success: true, found: true, value: 'seed memory 1 about coffee' })
+      ok(await late.store('late', 'written after recovering'))
+      await late.close()
+    })
+
     it('after all that, the proxied handle works normally', async () => {
       ok(await ltm.store('after', 'still fine'))
       expect(await ltm.retrieve('after')).toMatchObject({ success: true, found: true, value: 'still fine' })

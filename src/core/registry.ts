@@ -34,17 +34,58 @@ export async function loadBackend(name: string): Promise<BackendDefinition> {
   return load()
 }
 
-/** A backend that failed to open: every operation returns the failure, as the spec's graceful degradation asks. */
-function failedBackend(name: string, failure: LtmFailure): MemoryBackend {
-  const fail = async (): Promise<never> => {
-    throw failure
+/** Failures that may pass by themselves: a server that was down, busy or rate limiting at open. */
+const TRANSIENT: ReadonlySet<string> = new Set(['connection_timeout', 'rate_limited', 'lock_timeout'])
+
+/**
+ * A backend that failed to open: every operation returns the failure, as the spec's graceful
+ * degradation asks. When the failure may pass by itself (see TRANSIENT), each call first tries to
+ * open again (one attempt at a time), and once that works the handle carries on normally.
+ */
+function failedBackend(name: string, failure: LtmFailure, reopen: () => Promise<MemoryBackend>): MemoryBackend {
+  let opened: MemoryBackend | null = null
+  let opening: Promise<MemoryBackend> | null = null
+  let last = failure
+  let closed = false
+  const backend = async (): Promise<MemoryBackend> => {
+    if (opened) return opened
+    // A transport failure knows whether sending again may work (a 5xx does; a 4xx does not).
+    const retryable = (last as { retryable?: unknown }).retryable === true
+    if (!TRANSIENT.has(last.errorType) && !retryable) throw last
+    opening ??= reopen().then(
+      (fresh) => {
+        if (closed) void fresh.close()
+        return (opened = fresh)
+      },
+      (error: unknown) => {
+        opening = null
+        if (error instanceof LtmFailure) last = error
+        throw error
+      },
+    )
+    return opening
   }
-  return { name, write: fail, read: fail, remove: fail, search: fail, cleanupExpired: fail, page: fail, transaction: fail, stats: fail, close: async () => {} }
+  return {
+    name,
+    write: async (entries, now) => (await backend()).write(entries, now),
+    read: async (namespace, keys, now) => (await backend()).read(namespace, keys, now),
+    remove: async (namespace, key, now) => (await backend()).remove(namespace, key, now),
+    search: async (request) => (await backend()).search(request),
+    cleanupExpired: async (namespace, now) => (await backend()).cleanupExpired(namespace, now),
+    page: async (request) => (await backend()).page(request),
+    transaction: async (fn) => (await backend()).transaction(fn),
+    stats: async () => (await (await backend()).stats?.()) ?? {},
+    close: async () => {
+      closed = true
+      await opened?.close()
+    },
+  }
 }
 
 /**
  * Opens memory on a backend. Expected failures (a missing driver, an unreachable server) do not
- * throw: the handle returns them as `{ success: false, error_type }` from every call.
+ * throw: the handle returns them as `{ success: false, error_type }` from every call, and retries
+ * the open on each call while the failure is a transient one (an unreachable or busy server).
  * An unknown backend name or a missing required option throws an `LtmError`.
  * @example const ltm = await createLTM({ backend: 'sqlite', path: './memory.db' })
  */
@@ -58,7 +99,7 @@ export async function openMemory(options: BackendOptions): Promise<LTM> {
     backend = await definition.open(options)
   } catch (error) {
     if (!(error instanceof LtmFailure)) throw error
-    backend = failedBackend(options.backend, error)
+    backend = failedBackend(options.backend, error, () => definition.open(options))
   }
   return MemoryHandle.create(backend, options)
 }
