@@ -5,18 +5,7 @@
  * suite does, so it goes through the same esbuild alias.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { countRegisteredTests, runCollected } from './vitest-shim.js'
-import type { E2eState } from './in-page-run.js'
-
-const state: E2eState = {
-  phase: 'collecting',
-  registered: 0,
-  results: [],
-  pageErrors: [],
-  userAgent: navigator.userAgent,
-  isSecureContext: window.isSecureContext,
-}
-window.__LTM_E2E__ = state
+import { runInPage } from './in-page-run.js'
 
 /** Hook and test order, checked by the last test. */
 const order: string[] = []
@@ -114,16 +103,5 @@ describe('runner', () => {
   })
 })
 
-async function main(): Promise<void> {
-  state.registered = countRegisteredTests()
-  state.phase = 'running'
-  await runCollected((result) => {
-    state.results.push(result)
-  })
-  state.phase = 'done'
-}
-
-main().catch((error: unknown) => {
-  state.fatal = error instanceof Error ? (error.stack ?? error.message) : String(error)
-  state.phase = 'crashed'
-})
+// The tests above registered themselves when this module ran.
+runInPage(() => undefined)

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium, type RunningBrowser } from './browser.js'
+import { appSource, expectAppRunsAndPersists } from './bundled-app.js'
 import { BUILT_BROWSER_BUNDLE, REPO_ROOT } from './page-bundle.js'
 import { collectStaticFiles, startStaticServer, type StaticServer } from './server.js'
 
@@ -20,14 +21,7 @@ beforeAll(async () => {
   await writeFile(join(app, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body><script type="module" src="./main.js"></script></body></html>')
   await writeFile(
     join(app, 'main.js'),
-    `import { createLTM } from 'agent-ltm'
-const ltm = await createLTM({ backend: 'sqlite', name: 'vite-app' })
-const before = await ltm.retrieve('greeting')
-await ltm.store('greeting', 'hello from a Vite build')
-const hits = await ltm.search('vite')
-const stats = await ltm.stats()
-window.result = { before: before.found, keys: hits.results.map((r) => r.key), persist: stats.persist }
-`,
+    appSource('vite'),
   )
   await build({
     root: app,
@@ -54,18 +48,6 @@ afterAll(async () => {
 describe('a Vite production build of an app using the package', () => {
   it('emits the shipped wasm as an asset and runs with no wasm configuration, persisting across a reload', async () => {
     expect(emitted.some((url) => url.endsWith('.wasm'))).toBe(true)
-    const page = browser.context.pages()[0] ?? (await browser.context.newPage())
-    const errors: string[] = []
-    page.on('pageerror', (error) => errors.push(error.message))
-    page.on('requestfailed', (request) => errors.push(`request failed: ${request.url()}`))
-    const result = async (): Promise<unknown> => {
-      await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, null, { timeout: 30_000 })
-      return page.evaluate(() => (window as unknown as { result: unknown }).result)
-    }
-    await page.goto(server.url)
-    expect(await result()).toEqual({ before: false, keys: ['greeting'], persist: 'opfs' })
-    await page.reload()
-    expect(await result()).toEqual({ before: true, keys: ['greeting'], persist: 'opfs' })
-    expect(errors).toEqual([])
+    await expectAppRunsAndPersists(browser, server.url)
   }, 120_000)
 })

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import webpack, { type Configuration, type Stats } from 'webpack'
 import { launchChromium, type RunningBrowser } from './browser.js'
+import { appSource, expectAppRunsAndPersists } from './bundled-app.js'
 import { BUILT_BROWSER_BUNDLE } from './page-bundle.js'
 import { collectStaticFiles, startStaticServer, type StaticServer } from './server.js'
 
@@ -35,14 +36,7 @@ beforeAll(async () => {
   app = await mkdtemp(join(tmpdir(), 'agent-ltm-webpack-app-'))
   await writeFile(
     join(app, 'main.js'),
-    `import { createLTM } from 'agent-ltm'
-const ltm = await createLTM({ backend: 'sqlite', name: 'webpack-app' })
-const before = await ltm.retrieve('greeting')
-await ltm.store('greeting', 'hello from a webpack build')
-const hits = await ltm.search('webpack')
-const stats = await ltm.stats()
-window.result = { before: before.found, keys: hits.results.map((r) => r.key), persist: stats.persist }
-`,
+    appSource('webpack'),
   )
   const outDir = join(app, 'dist')
   const stats = await runWebpack({
@@ -77,19 +71,7 @@ describe('a webpack 5 production build of an app using the package', () => {
     // The only warnings are webpack's size hints about that 672 KiB wasm: nothing unresolved
     // ("Module not found", a Node built-in) and no "Critical dependency".
     expect(warnings.filter((message) => !/^(asset|entrypoint) size limit/.test(message))).toEqual([])
-    const page = browser.context.pages()[0] ?? (await browser.context.newPage())
-    const errors: string[] = []
-    page.on('pageerror', (error) => errors.push(error.message))
-    page.on('requestfailed', (request) => errors.push(`request failed: ${request.url()}`))
-    const result = async (): Promise<unknown> => {
-      await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, null, { timeout: 30_000 })
-      return page.evaluate(() => (window as unknown as { result: unknown }).result)
-    }
-    await page.goto(server.url)
-    expect(await result()).toEqual({ before: false, keys: ['greeting'], persist: 'opfs' })
-    await page.reload()
-    expect(await result()).toEqual({ before: true, keys: ['greeting'], persist: 'opfs' })
-    expect(errors).toEqual([])
+    await expectAppRunsAndPersists(browser, server.url)
     // sql.js fetched the wasm webpack emitted, and nothing was missing.
     expect(server.log).toContain(`200 GET ${wasm[0]}`)
     expect(server.log.filter((line) => !line.startsWith('200 '))).toEqual([])
