@@ -1,5 +1,6 @@
 /** Result shapes of a benchmark run, and the BENCHMARKS.md renderer. */
 import { browserSectionFromNewestResults } from './browser/report.js'
+import { remoteSectionFromNewestResults } from './remote/report.js'
 import type { ColdResult } from './cold-child.js'
 import type { QueryClass } from './corpus.js'
 import type { FillResult } from './fill-child.js'
@@ -569,7 +570,10 @@ export function renderMarkdown(results: BenchResults): string {
     howMeasured(results),
     '',
   ]
-  // The browser section comes from its own run (npm run bench:browser): the newest browser-*.json.
+  // The remote and browser sections come from their own runs (npm run bench:remote, npm run
+  // bench:browser): the newest remote-*.json and browser-*.json.
+  const remote = remoteSectionFromNewestResults()
+  if (remote) parts.push(remote, '')
   const browser = browserSectionFromNewestResults()
   if (browser) parts.push(browser, '')
   return parts.join('\n')

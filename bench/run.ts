@@ -1,7 +1,8 @@
 /**
  * agent-ltm benchmark: SDK vs raw SQL, better-sqlite3 vs libsql, cold start and memory.
  *   npm run bench                         1k, 10k and 100k memories
- *   npm run bench -- --quick              1k only (writes <date>-quick.json/.md, leaves BENCHMARKS.md alone)
+ *   npm run bench -- --quick              1k only (writes <date>-quick.json/.md, leaves BENCHMARKS.md alone), then
+ *                                         the remote backends' quick run (remote-<date>-quick.json, about 20 s)
  *   npm run bench -- --sizes 1000,10000 --out DIR
  * Writes <out>/<YYYY-MM-DD>.json (every measurement) and rewrites BENCHMARKS.md.
  */
@@ -496,6 +497,12 @@ async function main(): Promise<void> {
   const mdPath = values.quick ? path.join(outDir, `${date}-quick.md`) : values.out ? path.join(outDir, 'BENCHMARKS.md') : path.join(ROOT, 'BENCHMARKS.md')
   writeFileSync(mdPath, markdown)
   log(`wrote ${path.relative(ROOT, jsonPath)} and ${path.relative(ROOT, mdPath)} in ${results.elapsed_s}s (median cold start ${results.cold_start ? median(results.cold_start.by_driver['better-sqlite3']!.wall_ms) : '-'} ms)`)
+  if (values.quick) {
+    // The smoke run covers the remote backends too; their full run is `npm run bench:remote`.
+    log('remote backends, quick run')
+    runChild('remote/run.ts', ['--quick', '--out', outDir])
+    log(`wrote ${path.relative(ROOT, outDir) || '.'}/remote-${date}-quick.json`)
+  }
 }
 
 await main()
