@@ -226,7 +226,7 @@ function persistenceDiagnosis(results: BrowserBenchResults): string {
   if (ratio < 1.5) {
     return (
       `A single store costs about the same at ${sizes} (${fmtRatio(ratio)} of the p50): a write appends only its own statements to the log, and the catch-up read before it fetches a small pointer record (${large.raw_read ? fmtMs(large.raw_read.pointer_ms) : 'n/a'} vs ${small.raw_read ? fmtMs(small.raw_read.pointer_ms) : 'n/a'}), not the image. ` +
-      `What grows with the database is the compaction, which rewrites the whole image once the log since the last one passes half its size: ${large.forced_compaction_ms === null ? 'n/a' : fmtMs(large.forced_compaction_ms)} at ${fmtBytes(large.fill.stats.database_bytes)}, ${small.forced_compaction_ms === null ? 'n/a' : fmtMs(small.forced_compaction_ms)} at ${fmtBytes(small.fill.stats.database_bytes)}.`
+      `What grows with the database is the compaction, which rewrites the whole image (due once the writes logged since the last one took as long to run as the last compaction took, or 10 ms per MiB of image before one was measured, or once the log reaches max(8 MiB, the image)): ${large.forced_compaction_ms === null ? 'n/a' : fmtMs(large.forced_compaction_ms)} at ${fmtBytes(large.fill.stats.database_bytes)}, ${small.forced_compaction_ms === null ? 'n/a' : fmtMs(small.forced_compaction_ms)} at ${fmtBytes(small.fill.stats.database_bytes)}.`
     )
   }
   const explained = large.raw_read?.image_in_pointer === true && Number.isFinite(readGrowthMs) && readGrowthMs > 0.5 * storeGrowthMs && readGrowthMs < 1.5 * storeGrowthMs
@@ -248,9 +248,10 @@ function coldTable(results: BrowserBenchResults): string {
       const stats = s.reload[0]?.stats ?? s.restart[0]?.stats
       rows.push([
         fmtSize(c.size),
-        s.state === 'compacted' ? 'compacted: image only' : `image + long log (${fmtInt(s.memories - c.size)} memories since)`,
+        s.state === 'compacted' ? 'compacted: image only' : `image + long log (${fmtInt(c.long_log.memories_in_log)} memories since)`,
         fmtBytes(stats?.image_bytes ?? null),
         `${fmtBytes(stats?.log_bytes_since_image ?? null)}${s.raw_read ? ` (${fmtInt(s.raw_read.log_entries)} entries)` : ''}`,
+        s.state === 'long-log' ? `${fmtMs(c.long_log.log_replay_ms)} / ${fmtMs(med(s.reload, (r) => r.stats.log_replay_ms ?? Number.NaN))}` : '',
         s.restart.length ? fmtMs(med(s.restart, (r) => r.open_ms)) : '',
         `${fmtMs(med(s.reload, (r) => r.open_ms))}${s.reload.length !== results.config.cold_reload_runs ? ` (${s.reload.length} run)` : ''}`,
         fmtMs(med([...s.restart, ...s.reload], (r) => r.wasm_init_ms)),
@@ -260,27 +261,51 @@ function coldTable(results: BrowserBenchResults): string {
     }
   }
   return table(
-    ['N', 'stored state', 'image', 'log since image', 'open, first after a browser restart', `open, new page (median of ${results.config.cold_reload_runs})`, 'sql.js wasm init (once per page)', 'first search', 'plain IndexedDB read: image + log'],
+    ['N', 'stored state', 'image', 'log since image', 'log replay time: when written / measured by the open', 'open, first after a browser restart', `open, new page (median of ${results.config.cold_reload_runs})`, 'sql.js wasm init (once per page)', 'first search', 'plain IndexedDB read: image + log'],
     rows,
-    ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   )
 }
 
 function coldNotes(results: BrowserBenchResults): string {
-  const writeRate = (n: number): string => {
-    const build = results.search.find((s) => s.size === n)?.libs['agent-ltm'].build
-    return build ? `; \`storeBatch\` wrote ${fmtInt(n / (build.build_ms / 1000))} memories/s in memory in the search test` : ''
-  }
   const lines = results.cold_open.map((c) => {
     const longLog = c.states.find((s) => s.state === 'long-log')
     const compacted = c.states.find((s) => s.state === 'compacted')
-    const replayMs = longLog && compacted ? med(longLog.reload, (r) => r.open_ms) - med(compacted.reload, (r) => r.open_ms) : Number.NaN
-    const added = longLog ? longLog.memories - c.size : 0
-    return (
-      `- ${fmtSize(c.size)}: the fill (\`storeBatch\` of ${fmtInt(results.config.cold_fill_batch)}) took ${c.fill.seconds.toFixed(1)} s (${fmtInt(c.size / c.fill.seconds)} memories/s) with ${c.fill.compactions} compactions and ended with ${fmtBytes(c.fill.stats.log_bytes_since_image)} of log since the image` +
-      `${c.forced_compaction ? ` (a compaction was then forced: ${c.forced_compaction.writes} scratch writes)` : ''}. ` +
-      `A batch logs ${fmtBytes(c.long_log.log_bytes_per_memory)} per memory (its statements as JSON), so the log reaches its threshold (half the image, ${fmtBytes(c.long_log.threshold_bytes)}) after ${fmtInt(added)} more memories${c.long_log.compacted ? ' (a compaction ran before the target was reached)' : ''}; replaying them costs ${fmtMs(replayMs)} at open (${Number.isFinite(replayMs) && replayMs > 0 ? fmtInt(added / (replayMs / 1000)) : 'n/a'} memories/s: the log's SQL runs again, without the SDK's validation, hashing and tokenising${writeRate(c.size)}).`
-    )
+    const openLong = longLog ? med(longLog.reload, (r) => r.open_ms) : Number.NaN
+    const openCompacted = compacted ? med(compacted.reload, (r) => r.open_ms) : Number.NaN
+    const replayAtOpen = longLog ? med(longLog.reload, (r) => r.stats.log_replay_ms ?? Number.NaN) : Number.NaN
+    const l = c.long_log
+    const fill = c.fill
+    const pauses = fill.compaction_pauses_ms
+    const pauseSum = pauses.reduce((a, b) => a + b, 0)
+    const largest = pauses.length > 0 ? pauses.indexOf(Math.max(...pauses)) : -1
+    const measured = fill.compaction_threshold_after_ms
+    const fillText =
+      `- ${fmtSize(c.size)}: the fill (\`storeBatch\` of ${fmtInt(results.config.cold_fill_batch)}, each followed by \`stats()\` until a compaction it made due was stored) took ${fill.seconds.toFixed(1)} s with ${fill.compactions} compaction${fill.compactions === 1 ? '' : 's'}` +
+      (pauses.length > 0
+        ? `, which took ${fmtMs(pauseSum)} of it (${fmtPct(pauseSum / 1000 / fill.seconds)}; each from the write resolving until \`stats()\` showed the new image: median ${fmtMs(median(pauses))}, longest ${fmtMs(pauses[largest]!)}, for an image of ${fmtBytes(fill.compaction_image_bytes[largest] ?? null)}). ` +
+          `The executor's own measure of each (\`compaction_threshold_ms\` right after it, at least 50 ms) sums to ${fmtMs(measured.reduce((a, b) => a + b, 0))}, the last ${fmtMs(measured.at(-1) ?? Number.NaN)}. `
+        : '. ') +
+      `It ended with ${fmtBytes(fill.stats.log_bytes_since_image)} of log since the image${c.forced_compaction ? ` (a compaction was then forced: ${c.forced_compaction.writes} scratch writes)` : ''}.`
+    const imageBytes = compacted?.reload[0]?.stats.image_bytes ?? Number.NaN
+    const estimate = (imageBytes / 1048576) * 10
+    const why = Math.abs(l.first_threshold_ms - estimate) < 0.05 ? `10 ms per MiB of the ${fmtBytes(imageBytes)} image` : l.first_threshold_ms === 50 ? 'the 50 ms minimum' : 'not the estimate from the image size'
+    const first = l.steps[0]
+    const firstText = first
+      ? ` The page's first write (${first.memories === 1 ? 'one memory' : `${fmtInt(first.memories)} memories`}) logged ${fmtMs(first.log_replay_ms ?? Number.NaN)} of replay time${first.compacted ? ', which alone made a compaction due' : ''}.`
+      : ''
+    const compactionsText =
+      l.compactions > 0
+        ? ` ${l.compactions} compaction${l.compactions > 1 ? 's' : ''} ran while the log was being written; the log then started over after the new image, with the threshold at the compaction the page measured, ${fmtMs(l.threshold_ms)}.`
+        : ''
+    const logText =
+      ` In a fresh page, where no compaction has been measured yet, the threshold was ${fmtMs(l.first_threshold_ms)} (${why}) and the byte bound ${fmtBytes(l.threshold_bytes)}.` +
+      firstText +
+      compactionsText +
+      ` Warm, \`storeBatch\` logged ${fmtUs(l.replay_ms_per_memory * 1000)} of replay time and ${fmtBytes(l.log_bytes_per_memory)} per memory; the long log holds ${fmtInt(l.memories_in_log)} memories in ${l.entries} entries (batches of ${l.steps.slice(-l.entries).map((st) => fmtInt(st.memories)).join(', ')}): ${fmtMs(l.log_replay_ms)} of replay time (${fmtPct(l.log_replay_ms / l.threshold_ms)} of the ${fmtMs(l.threshold_ms)} threshold) and ${fmtBytes(l.log_bytes)} (${fmtPct(l.log_bytes / l.threshold_bytes)} of the byte bound)` +
+      `${l.compacted ? '; **more compactions ran than the bench allows, so this is not the longest log**' : ''}. ` +
+      `Opening with that log took ${fmtMs(openLong)} against ${fmtMs(openCompacted)} compacted (${fmtMs(openLong - openCompacted)} more; ${fmtRatio(openLong / openCompacted)}); the open measured ${fmtMs(replayAtOpen)} replaying the log (${fmtRatio(replayAtOpen / l.log_replay_ms)} the time the same writes took when written).`
+    return fillText + logText
   })
   return lines.join('\n')
 }
@@ -329,16 +354,21 @@ function whatThisShows(results: BrowserBenchResults): string {
     lines.push(
       ratio >= 1.5
         ? `- **Persistence cost grows with the database, contrary to the log design**: a store at ${fmtBytes(large.fill.stats.database_bytes)} takes ${fmtRatio(ratio)} the time of one at ${fmtBytes(small.fill.stats.database_bytes)} (${fmtUs(large.store.p50_us)} vs ${fmtUs(small.store.p50_us)}), because every write reads the stored image record to learn its sequence number (diagnosis below). A compaction of the ${fmtBytes(large.fill.stats.database_bytes)} database took ${large.forced_compaction_ms === null ? 'n/a' : fmtMs(large.forced_compaction_ms)}.`
-        : `- **The cost of a write hardly depends on the database size**: a store at ${fmtBytes(large.fill.stats.database_bytes)} takes ${fmtRatio(ratio)} the time of one at ${fmtBytes(small.fill.stats.database_bytes)} (p50 ${fmtUs(large.store.p50_us)} vs ${fmtUs(small.store.p50_us)}), because it appends only its own statements to the log. The size shows in the occasional compaction: rewriting the ${fmtBytes(large.fill.stats.database_bytes)} database took ${large.forced_compaction_ms === null ? 'n/a' : fmtMs(large.forced_compaction_ms)}, and it comes once per half an image of log.`,
+        : `- **The cost of a write hardly depends on the database size**: a store at ${fmtBytes(large.fill.stats.database_bytes)} takes ${fmtRatio(ratio)} the time of one at ${fmtBytes(small.fill.stats.database_bytes)} (p50 ${fmtUs(large.store.p50_us)} vs ${fmtUs(small.store.p50_us)}), because it appends only its own statements to the log. The size shows in the occasional compaction: rewriting the ${fmtBytes(large.fill.stats.database_bytes)} database took ${large.forced_compaction_ms === null ? 'n/a' : fmtMs(large.forced_compaction_ms)}, and it comes once the writes logged since the last one took about as long to run.`,
     )
   }
   const cold = results.cold_open.at(-1)
   const compacted = cold?.states.find((s) => s.state === 'compacted')
   const longLog = cold?.states.find((s) => s.state === 'long-log')
   if (cold && compacted && longLog) {
+    const openCompacted = med(compacted.reload, (r) => r.open_ms)
+    const openLong = med(longLog.reload, (r) => r.open_ms)
+    const pauses = cold.fill.compaction_pauses_ms
+    const pauseSum = pauses.reduce((a, b) => a + b, 0)
     lines.push(
-      `- **Cold open** of ${fmtSize(cold.size)} memories: ${fmtMs(med(compacted.reload, (r) => r.open_ms))} from a compacted ${fmtBytes(compacted.reload[0]?.stats.image_bytes ?? null)} image (${fmtMs(med(compacted.restart, (r) => r.open_ms))} right after a browser restart), plus ${fmtMs(med(compacted.reload, (r) => r.wasm_init_ms))} once per page for sql.js's wasm. ` +
-        `With the longest log the threshold allows (${fmtBytes(longLog.reload[0]?.stats.log_bytes_since_image ?? null)}, ${fmtInt(longLog.memories - cold.size)} memories) it takes ${fmtMs(med(longLog.reload, (r) => r.open_ms))}: replaying the log runs its SQL again, so the worst case grows with the database (the log may reach half the image before a compaction).`,
+      `- **Cold open** of ${fmtSize(cold.size)} memories: ${fmtMs(openCompacted)} from a compacted ${fmtBytes(compacted.reload[0]?.stats.image_bytes ?? null)} image (${fmtMs(med(compacted.restart, (r) => r.open_ms))} right after a browser restart), plus ${fmtMs(med(compacted.reload, (r) => r.wasm_init_ms))} once per page for sql.js's wasm. ` +
+        `With the longest log the compaction policy allows (${fmtPct(cold.long_log.log_replay_ms / cold.long_log.threshold_ms)} of a ${fmtMs(cold.long_log.threshold_ms)} replay threshold: ${fmtInt(cold.long_log.memories_in_log)} memories, ${fmtBytes(cold.long_log.log_bytes)} of log) it takes ${fmtMs(openLong)} (${fmtRatio(openLong / openCompacted)} the compacted open). ` +
+        `Filling the store with \`storeBatch\` of ${fmtInt(results.config.cold_fill_batch)} ran ${cold.fill.compactions} compaction${cold.fill.compactions === 1 ? '' : 's'}, ${fmtMs(pauseSum)} of the ${cold.fill.seconds.toFixed(1)} s fill.`,
     )
   }
   return lines.join('\n')
@@ -393,7 +423,7 @@ export function renderBrowserSection(results: BrowserBenchResults): string {
     '### Store latency: IndexedDB durability',
     '',
     results.store
-      ? `Single \`store\` of a new corpus memory into stores holding ${fmtInt(results.store.prefill)} memories, ${results.store.ops} per variant after ${results.store.warmup} warm-up stores, the variants alternating in blocks of ${results.store.block}. Each store is followed by a \`stats()\` call, timed apart, which waits for a compaction the store started: that is the compaction pause (an application writing back to back pays it on its next write).`
+      ? `Single \`store\` of a new corpus memory into stores holding ${fmtInt(results.store.prefill)} memories, ${results.store.ops} per variant after ${results.store.warmup} warm-up stores, the variants alternating in blocks of ${results.store.block}. Each store is followed by a \`stats()\` call, timed apart; when the store made a compaction due (it runs after the store resolved), \`stats()\` is called again until the new image is stored, and that time is the compaction pause.`
       : '',
     '',
     storeTable(results),
@@ -402,7 +432,7 @@ export function renderBrowserSection(results: BrowserBenchResults): string {
     '',
     '### Persistence cost by database size',
     '',
-    `Stores persisted to IndexedDB (\`durability: 'strict'\`), filled with \`storeBatch\` of corpus memories carrying ${fmtBytes(results.persistence[0]?.pad_bytes ?? 0)} of padding in their metadata (stored, not indexed) until the database reaches the target; then single stores of ordinary memories, each followed by a timed \`stats()\` as above. The last column is one compaction forced at the end (a scratch memory with 1 MB of padding written and deleted in one transaction until the log passes its threshold) and timed.`,
+    `Stores persisted to IndexedDB (\`durability: 'strict'\`), filled with \`storeBatch\` of corpus memories carrying ${fmtBytes(results.persistence[0]?.pad_bytes ?? 0)} of padding in their metadata (stored, not indexed) until the database reaches the target; then single stores of ordinary memories, each followed by timed \`stats()\` calls as above. The last column is one compaction forced at the end (a scratch memory with 1 MB of padding written and deleted in one transaction until the log passes its threshold) and timed the same way.`,
     '',
     persistenceTable(results),
     '',
@@ -410,7 +440,7 @@ export function renderBrowserSection(results: BrowserBenchResults): string {
     '',
     '### Cold open',
     '',
-    `\`createLTM({ persist: 'indexeddb' })\` on a store filled with N corpus memories, in two states: compacted (the image and no log: mostly image load), and with the longest log the compaction threshold allows (memories N, N + 1, … added with \`storeBatch\` until the log reaches ${Math.round(results.config.cold_long_log_fraction * 100)}% of half the image). ` +
+    `\`createLTM({ persist: 'indexeddb' })\` on a store filled with N corpus memories, in two states: compacted (the image and no log: mostly image load), and with the longest log the compaction policy allows. Compaction is due once the replay time of the writes logged since the image (\`stats().log_replay_ms\`, their SQL time when written) reaches \`compaction_threshold_ms\` (the last measured compaction, at least 50 ms; 10 ms per MiB of image in a page that has not compacted yet), or once the log's bytes reach max(8 MiB, the image): the long log is memories N, N + 1, … added with \`storeBatch\` in a fresh page towards ${Math.round(results.config.cold_long_log_fraction * 100)}% of the nearer bound (one memory, then 20, then batches that each fill 80% of the room left, until less than 10 memories' or 3% of the log's worth is left; the notes below give where it stopped). ` +
       `Each open runs in a fresh page, after \`createLTM({ persist: 'memory' })\` has loaded sql.js's wasm in that page (shown apart); ${results.config.cold_restart_runs} open right after a browser restart on the same profile, then new pages of the running browser. "First search" is one medium-class query right after opening. The last column reads the same records with plain IndexedDB calls, without sql.js.`,
     '',
     coldTable(results),

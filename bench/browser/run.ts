@@ -68,7 +68,7 @@ const COLD_RESTART_RUNS = 1
 const COLD_RELOAD_RUNS = 3
 /** Above this, one open in a new page instead of COLD_RELOAD_RUNS. */
 const SLOW_OPEN_MS = 3000
-/** The long-log state fills the log to this share of the compaction threshold. */
+/** The long-log state fills the log to this share of the compaction threshold (replay time, or bytes if nearer). */
 const LONG_LOG_FRACTION = 0.9
 const IDB_PROBE_OPS = 60
 /** About one single store's log entry (its statements as JSON). */
@@ -357,15 +357,22 @@ async function coldOpenRuns(browser: Browser, name: string, state: ColdOpenRuns[
   const reload: OpenReport[] = []
   for (let i = 0; i < runs; i++) reload.push(await browser.withPage((page) => call(page, 'coldOpen', name)))
   const rawRead = await browser.withPage((page) => call(page, 'rawRead', name))
-  log(`cold open N=${size(memories)} (${state}): open ${[...restart, ...reload].map((r) => r.open_ms.toFixed(0)).join(' / ')} ms (first after a browser restart)`)
+  log(
+    `cold open N=${size(memories)} (${state}): open ${[...restart, ...reload].map((r) => r.open_ms.toFixed(0)).join(' / ')} ms (first after a browser restart); ` +
+      `replay measured by the open ${[...restart, ...reload].map((r) => r.stats.log_replay_ms ?? '-').join(' / ')} ms`,
+  )
   return { state, memories, restart, reload, raw_read: rawRead }
 }
 
 async function coldPhase(browser: Browser, n: number): Promise<ColdOpenResult> {
   const name = `bench-cold-${n}`
   const fill = await browser.withPage((page) => call(page, 'coldFill', name, n, COLD_FILL_BATCH))
-  log(`cold open N=${size(n)}: filled in ${fill.seconds.toFixed(1)} s (${fill.compactions} compactions; image ${fmtBytes(fill.stats.image_bytes ?? 0)}, log since image ${fmtBytes(fill.stats.log_bytes_since_image ?? 0)})`)
-  // Compacted state: the fill usually ends with a compaction (a 500-memory batch logs more than half the image); force one otherwise.
+  const pauses = fill.compaction_pauses_ms
+  log(
+    `cold open N=${size(n)}: filled in ${fill.seconds.toFixed(1)} s (${fill.compactions} compactions, waited for: ${(pauses.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s in total, longest ${Math.max(0, ...pauses).toFixed(0)} ms; ` +
+      `image ${fmtBytes(fill.stats.image_bytes ?? 0)}, log since image ${fmtBytes(fill.stats.log_bytes_since_image ?? 0)} / ${fill.stats.log_replay_ms ?? '-'} ms of replay, threshold ${fill.stats.compaction_threshold_ms ?? '-'} ms)`,
+  )
+  // Compacted state: the fill usually ends with a compaction (a 5,000-memory batch takes longer to write than a compaction); force one otherwise.
   let forced: ColdOpenResult['forced_compaction'] = null
   if ((fill.stats.log_bytes_since_image ?? 0) > 0.01 * (fill.stats.image_bytes ?? 0)) {
     forced = await browser.withPage(async (page) => {
@@ -381,7 +388,11 @@ async function coldPhase(browser: Browser, n: number): Promise<ColdOpenResult> {
     await call(page, 'closeStore', name, false)
     return result
   })
-  log(`cold open N=${size(n)}: log extended by ${extended.added} memories to ${fmtBytes(extended.stats.log_bytes_since_image ?? 0)} (threshold ${fmtBytes(extended.threshold_bytes)})`)
+  log(
+    `cold open N=${size(n)}: added ${extended.added} memories (${extended.compactions} compactions); log since image ${extended.memories_in_log} memories in ${extended.entries} entries, ${extended.log_replay_ms} ms of replay ` +
+      `(threshold ${extended.threshold_ms} ms; ${extended.first_threshold_ms} ms when the page opened), ${fmtBytes(extended.log_bytes)} (bound ${fmtBytes(extended.threshold_bytes)}, nearer: ${extended.bound}); ` +
+      `${extended.replay_ms_per_memory.toFixed(3)} ms per memory; steps ${extended.steps.map((st) => `${st.memories}:${st.log_replay_ms}${st.compacted ? 'C' : ''}`).join(' ')}${extended.compacted ? '; GAVE UP: too many compactions' : ''}`,
+  )
   const longLog = await coldOpenRuns(browser, name, 'long-log', n + extended.added)
   await browser.withPage((page) => call(page, 'deleteStore', name))
   const { stats: _stats, ...longLogInfo } = extended

@@ -67,7 +67,10 @@ export interface QueryCheck {
 export interface StoreStep {
   /** store() alone, ms. */
   store_ms: number
-  /** The stats() call right after the store, ms: it waits for a compaction the store triggered. */
+  /**
+   * The stats() calls right after the store, ms: one, or, when the store made a compaction due,
+   * as many as it takes to see the new image stored (the compaction runs after the write resolved).
+   */
   after_ms: number
   /** image_bytes changed or log_bytes_since_image fell: a compaction ran in between. */
   compacted: boolean
@@ -77,13 +80,27 @@ export interface PersistStats {
   database_bytes: number
   image_bytes: number | null
   log_bytes_since_image: number | null
+  /** Time the writes logged since the image took to execute (at write time, or while replaying them at open), ms. */
+  log_replay_ms: number | null
+  /** Compaction is due when log_replay_ms reaches this: the last measured compaction (at least 50 ms), or 10 ms per MiB of image before one was measured. */
+  compaction_threshold_ms: number | null
   log_seq: number | null
 }
 
 export interface FillReport {
   memories: number
+  /** Wall time of the whole fill, waits for compactions included, s. */
   seconds: number
   compactions: number
+  /**
+   * Per compaction, measured from outside: from the write that made it due resolving until stats()
+   * showed the new image stored (the fill waits for each before its next write), ms.
+   */
+  compaction_pauses_ms: number[]
+  /** Per compaction: stats().compaction_threshold_ms right after it, i.e. max(50, the duration the executor measured for it), ms. */
+  compaction_threshold_after_ms: number[]
+  /** Per compaction: the image it stored, bytes. */
+  compaction_image_bytes: number[]
   stats: PersistStats
 }
 
@@ -203,13 +220,42 @@ export interface ColdOpenRuns {
   raw_read: RawIdbRead | null
 }
 
+export interface LongLog {
+  /** Memories added in all (the image may hold some of them, if a compaction ran while adding). */
+  added: number
+  /** Memories in the log since the image, as stored for the long-log opens. */
+  memories_in_log: number
+  /** Log entries since the image (one per storeBatch). */
+  entries: number
+  /** stats().compaction_threshold_ms when the writing page opened the store (no compaction measured there: the estimate from the image size). */
+  first_threshold_ms: number
+  /** stats().compaction_threshold_ms at the end: the same, or the compaction this page measured if one ran. */
+  threshold_ms: number
+  /** The byte bound at the end, max(8 MiB, image bytes). */
+  threshold_bytes: number
+  /** Which bound the log was grown towards: replay time, or bytes when that one is nearer. */
+  bound: 'replay' | 'bytes'
+  /** log_replay_ms and log bytes per memory over the warm writes since the image (not the page's first write). */
+  replay_ms_per_memory: number
+  log_bytes_per_memory: number
+  /** stats().log_replay_ms and log_bytes_since_image when the writing page closed the store. */
+  log_replay_ms: number
+  log_bytes: number
+  /** Each storeBatch: memories, its storeBatch call (ms), and the first stats() right after it (before a compaction it made due). */
+  steps: Array<{ memories: number; store_ms: number; log_replay_ms: number | null; log_bytes: number | null; compaction_threshold_ms: number | null; compacted: boolean }>
+  /** Compactions the writes made due (the log then started over after the new image). */
+  compactions: number
+  /** More compactions than extendLog allows ran: the stored state is not a long log. */
+  compacted: boolean
+}
+
 export interface ColdOpenResult {
   size: number
   fill: FillReport
   /** The compaction forced after the fill; null when the fill itself ended with one. */
   forced_compaction: { pause_ms: number | null; writes: number } | null
-  /** How the long log was written: memories added after N with storeBatch, up to this share of the threshold. */
-  long_log: { added: number; threshold_bytes: number; log_bytes_per_memory: number; compacted: boolean }
+  /** How the long log was written: memories added after N with storeBatch, in a fresh page, up to this share of the threshold. */
+  long_log: LongLog
   states: ColdOpenRuns[]
 }
 
@@ -249,7 +295,7 @@ export interface BrowserBenchResults {
     cold_fill_batch: number
     cold_restart_runs: number
     cold_reload_runs: number
-    /** The long-log state fills the log to this share of the compaction threshold. */
+    /** The long-log state fills the log to this share of the compaction threshold (replay time, or bytes if nearer). */
     cold_long_log_fraction: number
   }
   search: SearchSizeResult[]
