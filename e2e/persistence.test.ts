@@ -181,6 +181,40 @@ describe('IndexedDB persistence in Chromium (built bundle)', () => {
     }, 60_000)
   }
 
+  it('a store written by the first IndexedDB layout (image inline in the snapshot store) opens, upgrades and compacts', async () => {
+    const page = await browsers[0]!.context.newPage()
+    await page.goto(`${server.url}${PAGES.internals.path}`)
+    await page.waitForFunction(() => window.ltmInternals !== undefined)
+    const outcome = await page.evaluate(async () => {
+      const request = (r: IDBRequest | IDBOpenDBRequest) => new Promise<unknown>((resolve, reject) => ((r.onsuccess = () => resolve(r.result)), (r.onerror = () => reject(r.error))))
+      // Version 1, as agent-ltm 0.1 wrote it: log + snapshot, the image inline under 'image'.
+      const open = indexedDB.open('agent-ltm:legacy', 1)
+      open.onupgradeneeded = () => {
+        open.result.createObjectStore('log', { autoIncrement: true })
+        open.result.createObjectStore('snapshot')
+      }
+      const legacy = (await request(open)) as IDBDatabase
+      const tx = legacy.transaction(['log', 'snapshot'], 'readwrite')
+      tx.objectStore('snapshot').put({ seq: 3, inline: true }, 'current')
+      tx.objectStore('snapshot').put(new Uint8Array([7, 7]), 'image')
+      for (const seq of [4, 5]) tx.objectStore('log').put({ statements: [{ sql: `SELECT ${seq}`, args: [] }] }, seq)
+      await new Promise((resolve) => (tx.oncomplete = resolve))
+      legacy.close()
+      const log = await window.ltmInternals!.IndexedDbChangeLog.open('legacy', 'strict')
+      const before = await log.load()
+      const compacted = await log.compact(new Uint8Array([9]), 5)
+      const after = await log.load()
+      log.close()
+      return {
+        before: { image: Array.from(before.snapshot.image ?? []), seq: before.snapshot.seq, replay: before.entries.map((e) => e.seq) },
+        compacted,
+        after: { image: Array.from(after.snapshot.image ?? []), seq: after.snapshot.seq, replay: after.entries.length },
+      }
+    })
+    expect(outcome).toEqual({ before: { image: [7, 7], seq: 3, replay: [4, 5] }, compacted: true, after: { image: [9], seq: 5, replay: 0 } })
+    await page.close()
+  }, 60_000)
+
   it('a tab closed in the middle of a burst of writes loses at most the unacknowledged ones and nothing before', async () => {
     const browser = browsers[0]!
     const page = await openSdkPage(browser, true)

@@ -26,15 +26,26 @@ export interface ImageFiles {
 /** The small record read on every catch-up; the image bytes live apart so that read stays cheap. */
 interface SnapshotPointer {
   seq: number
-  /** OPFS file name, or `inline` for an image kept in the snapshot store under 'image'. */
+  /** OPFS file name of the image. */
   file?: string
+  /** Key of the image in the `images` store. */
+  image?: string
+  /** Version 1 stores: the image is the snapshot store's 'image' record. */
   inline?: boolean
 }
 
 interface ChangeLogSchema extends DBSchema {
   log: { key: number; value: { statements: SqlStatement[] } }
   snapshot: { key: 'current' | 'image'; value: SnapshotPointer | Uint8Array }
+  /**
+   * Images kept in IndexedDB, in a store of their own: writing one (megabytes) in a transaction
+   * apart from `snapshot` and `log` lets the catch-up reads and appends of other calls proceed
+   * meanwhile, since IndexedDB orders only transactions whose stores overlap.
+   */
+  images: { key: string; value: Uint8Array }
 }
+
+const DATABASE_VERSION = 2
 
 /**
  * A database kept in IndexedDB as a snapshot image plus an append-only log of write batches. A
@@ -58,10 +69,18 @@ export class IndexedDbChangeLog {
       // The kind of image storage is part of the store's identity: an IndexedDB-only store never
       // meets a pointer to an OPFS file it would not read.
       const database = files ? `agent-ltm:${name}:opfs` : `agent-ltm:${name}`
-      const db = await openDB<ChangeLogSchema>(database, 1, {
-        upgrade(database) {
-          database.createObjectStore('log', { autoIncrement: true })
-          database.createObjectStore('snapshot')
+      const db = await openDB<ChangeLogSchema>(database, DATABASE_VERSION, {
+        upgrade(database, oldVersion) {
+          if (oldVersion < 1) {
+            database.createObjectStore('log', { autoIncrement: true })
+            database.createObjectStore('snapshot')
+          }
+          if (oldVersion < 2) database.createObjectStore('images')
+        },
+        // A tab of a newer version wants to upgrade: step aside (this tab's next call fails with a
+        // storage error) rather than block it forever.
+        blocking() {
+          db.close()
         },
       })
       return new IndexedDbChangeLog(db, durability, files)
@@ -72,9 +91,13 @@ export class IndexedDbChangeLog {
 
   async load(): Promise<{ snapshot: Snapshot; entries: LogEntry[] }> {
     try {
-      const tx = this.db.transaction(['snapshot', 'log'], 'readonly')
+      const tx = this.db.transaction(['snapshot', 'log', 'images'], 'readonly')
       const pointer = ((await tx.objectStore('snapshot').get('current')) as SnapshotPointer | undefined) ?? { seq: 0 }
-      const inline = pointer.inline ? ((await tx.objectStore('snapshot').get('image')) as Uint8Array | undefined) ?? null : null
+      const inline = pointer.image
+        ? ((await tx.objectStore('images').get(pointer.image)) ?? null)
+        : pointer.inline
+          ? (((await tx.objectStore('snapshot').get('image')) as Uint8Array | undefined) ?? null)
+          : null
       const entries = await this.#entriesAfter(pointer.seq, tx.objectStore('log'))
       await tx.done
       if (pointer.file && this.files) return { snapshot: { image: await this.files.read(pointer.file), file: pointer.file, seq: pointer.seq }, entries }
@@ -120,37 +143,63 @@ export class IndexedDbChangeLog {
   }
 
   /**
-   * Stores a new image covering the log up to `seq` and drops those entries, atomically. Returns
-   * false, storing nothing, when the stored image already covers `seq` (another tab compacted later).
+   * Stores a new image covering the log up to `seq` and drops those entries. The image is written
+   * first, beside the old one (an OPFS file or an `images` record); then one small transaction
+   * switches the pointer and drops the log it covers, so a crash leaves the old image and its log
+   * or the new image, never a mix. Returns false, keeping nothing, when the stored image already
+   * covers `seq` (another tab compacted later).
    */
   async compact(image: Uint8Array, seq: number): Promise<boolean> {
-    const file = this.files ? await this.files.write(image, seq) : undefined
-    let previous: string | undefined
+    let file: string | undefined
+    let imageKey: string | undefined
+    if (this.files) {
+      file = await this.files.write(image, seq)
+    } else {
+      imageKey = `${seq}-${Math.random().toString(36).slice(2, 10)}`
+      try {
+        const write = this.db.transaction('images', 'readwrite', { durability: this.durability })
+        await write.store.put(image, imageKey)
+        await write.done
+      } catch (error) {
+        throw storageFailure(error, 'writing the compacted image')
+      }
+    }
+    const discard = async (): Promise<void> => {
+      if (file) await this.files!.remove(file)
+      if (imageKey) await this.#removeImage(imageKey)
+    }
+    let previous: SnapshotPointer | undefined
     try {
       const tx = this.db.transaction(['snapshot', 'log'], 'readwrite', { durability: this.durability })
       const snapshots = tx.objectStore('snapshot')
-      const current = (await snapshots.get('current')) as SnapshotPointer | undefined
-      if ((current?.seq ?? 0) >= seq) {
+      previous = (await snapshots.get('current')) as SnapshotPointer | undefined
+      if ((previous?.seq ?? 0) >= seq) {
         await tx.done
-        if (file) await this.files!.remove(file)
+        await discard()
         return false
       }
-      previous = current?.file
-      if (file) {
-        await snapshots.put({ seq, file }, 'current')
-        await snapshots.delete('image')
-      } else {
-        await snapshots.put(image, 'image')
-        await snapshots.put({ seq, inline: true }, 'current')
-      }
+      await snapshots.put(file ? { seq, file } : { seq, image: imageKey! }, 'current')
+      if (previous?.inline) await snapshots.delete('image')
       await tx.objectStore('log').delete(IDBKeyRange.upperBound(seq))
       await tx.done
     } catch (error) {
-      if (file) await this.files!.remove(file)
+      await discard()
       throw storageFailure(error, 'compacting the stored database')
     }
-    if (previous && previous !== file) await this.files!.remove(previous)
+    if (previous?.file && previous.file !== file) await this.files?.remove(previous.file)
+    if (previous?.image) await this.#removeImage(previous.image)
     return true
+  }
+
+  /** Best effort: an image left behind is only wasted space, never read again. */
+  async #removeImage(key: string): Promise<void> {
+    try {
+      const tx = this.db.transaction('images', 'readwrite')
+      await tx.store.delete(key)
+      await tx.done
+    } catch {
+      // see above
+    }
   }
 
   close(): void {
