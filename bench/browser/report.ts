@@ -3,45 +3,19 @@
  * by `npm run bench:browser` between marker comments; `npm run bench` (bench/report.ts) puts it
  * back from the newest bench/results/browser-*.json when it regenerates the whole file.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { QueryClass } from '../corpus.js'
+import { markedSection, RESULTS_DIR } from '../marked-section.js'
 import type { LatencySummary } from '../stats.js'
 import { SEARCH_LIBS, type BrowserBenchResults, type OpenReport, type SearchLib, type SearchSizeResult } from './types.js'
 
-export const BROWSER_RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'results')
-export const BROWSER_BEGIN = '<!-- browser-bench:begin — written by `npm run bench:browser`; `npm run bench` keeps it -->'
-export const BROWSER_END = '<!-- browser-bench:end -->'
-
-export const browserResultsFile = (date: string, quick: boolean): string => `browser-${date}${quick ? '-quick' : ''}.json`
-
-/** The newest full (not --quick) browser run in `dir`, or null. */
-export function newestBrowserResults(dir: string = BROWSER_RESULTS_DIR): { file: string; results: BrowserBenchResults } | null {
-  if (!existsSync(dir)) return null
-  const newest = readdirSync(dir)
-    .filter((name) => /^browser-\d{4}-\d{2}-\d{2}\.json$/.test(name))
-    .sort()
-    .at(-1)
-  if (!newest) return null
-  return { file: newest, results: JSON.parse(readFileSync(path.join(dir, newest), 'utf8')) as BrowserBenchResults }
-}
-
-/** The marked browser section from the newest browser-*.json, or '' when there is none (for bench/report.ts). */
-export function browserSectionFromNewestResults(dir: string = BROWSER_RESULTS_DIR): string {
-  const newest = newestBrowserResults(dir)
-  return newest ? wrap(renderBrowserSection(newest.results)) : ''
-}
-
-const wrap = (section: string): string => `${BROWSER_BEGIN}\n${section.trimEnd()}\n${BROWSER_END}`
-
-/** Replaces the marked section of `markdown` with `section`, or appends it when there are no markers. */
-export function replaceBrowserSection(markdown: string, section: string): string {
-  const begin = markdown.indexOf(BROWSER_BEGIN.slice(0, 26))
-  const end = markdown.indexOf(BROWSER_END)
-  if (begin >= 0 && end > begin) return markdown.slice(0, begin) + wrap(section) + markdown.slice(end + BROWSER_END.length)
-  return `${markdown.trimEnd()}\n\n${wrap(section)}\n`
-}
+const BROWSER = markedSection<BrowserBenchResults>({ id: 'browser-bench', command: 'npm run bench:browser', prefix: 'browser', render: (results) => renderBrowserSection(results) })
+export const BROWSER_RESULTS_DIR = RESULTS_DIR
+export const BROWSER_BEGIN = BROWSER.begin
+export const BROWSER_END = BROWSER.end
+export const browserResultsFile = BROWSER.resultsFile
+export const newestBrowserResults = BROWSER.newest
+export const browserSectionFromNewestResults = BROWSER.fromNewestResults
+export const replaceBrowserSection = BROWSER.replace
 
 // ---------------------------------------------------------------- formatting
 
