@@ -41,6 +41,19 @@ export interface TransportOptions {
   onRequest?: (report: RequestReport) => void
   /** Secret values to keep out of messages, besides credentials seen in request headers. */
   secrets?: Array<string | undefined>
+  /**
+   * For `fetch`: which requests are safe to send twice, so retried after a 5xx or a lost
+   * connection (a client that reads through POST, like supabase-js's RPCs). @default by method:
+   * GET, HEAD, PUT, DELETE, OPTIONS
+   */
+  idempotent?: (method: string, url: string) => boolean
+  /**
+   * For `fetch`: error answers the client classifies itself from their body (PostgREST's
+   * `{ code, message }`), returned as responses, after the retries of an idempotent request, instead
+   * of rejecting with a typed failure. Other 401/403/429/5xx answers still reject: a client that
+   * keeps neither the status nor Retry-After would lose what they say.
+   */
+  passThrough?: (status: number, body: Uint8Array) => boolean
 }
 
 /** What every remote backend's options accept for its transport. */
@@ -94,7 +107,8 @@ export interface Transport {
   /**
    * A fetch for third-party clients (`@libsql/client`'s `fetch`, supabase-js's `global.fetch`): same
    * timeout, counting, redaction and retries; 401/403/429/5xx are thrown as typed `LtmFailure`s so
-   * the client passes their type through instead of flattening it into a message.
+   * the client passes their type through instead of flattening it into a message, except the
+   * answers `passThrough` accepts, which are returned as they came.
    */
   readonly fetch: typeof fetch
   /** Sends a request; returns any response but 401/403/429/5xx, which become typed failures. */
@@ -119,6 +133,8 @@ export class TransportFailure extends LtmFailure {
 }
 
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'])
+/** The response behind a status failure, for `fetch` to hand back when `passThrough` accepts it. */
+const ANSWERS = new WeakMap<TransportFailure, TransportResponse>()
 const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 2000 }
 
 /** Retry-After as seconds: delta-seconds or an HTTP date; undefined if absent or unreadable. */
@@ -229,15 +245,19 @@ export function createTransport(options: TransportOptions): Transport {
       }
       received = bytes.byteLength
       counts.bytes_received += received
-      const failure = response.ok ? null : statusFailure(url, response.status, response.statusText, response.headers, bytes)
-      if (failure) throw failure
-      return {
+      const answer: TransportResponse = {
         status: response.status,
         headers: response.headers,
         body: bytes,
         text: () => new TextDecoder().decode(bytes),
         json: () => JSON.parse(new TextDecoder().decode(bytes)) as unknown,
       }
+      const failure = response.ok ? null : statusFailure(url, response.status, response.statusText, response.headers, bytes)
+      if (failure) {
+        ANSWERS.set(failure, answer)
+        throw failure
+      }
+      return answer
     } catch (error) {
       counts.failures++
       errorType = error instanceof LtmFailure ? error.errorType : 'backend_error'
@@ -284,7 +304,15 @@ export function createTransport(options: TransportOptions): Transport {
     const request = new Request(input, init)
     const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined
     const method = request.method.toUpperCase()
-    const response = await send(request.url, method, new Headers(request.headers), body, IDEMPOTENT_METHODS.has(method), init?.signal ?? request.signal)
+    const idempotent = options.idempotent?.(method, request.url) ?? IDEMPOTENT_METHODS.has(method)
+    let response: TransportResponse
+    try {
+      response = await send(request.url, method, new Headers(request.headers), body, idempotent, init?.signal ?? request.signal)
+    } catch (error) {
+      const answer = error instanceof TransportFailure ? ANSWERS.get(error) : undefined
+      if (!answer || !options.passThrough?.(answer.status, answer.body)) throw error
+      response = answer
+    }
     const nullBody = response.status === 204 || response.status === 205 || response.status === 304 || method === 'HEAD'
     return new Response(nullBody ? null : response.body, { status: response.status, headers: response.headers })
   }

@@ -196,6 +196,31 @@ describe('createTransport', () => {
       expect(await put.json()).toEqual({ body: 'payload' })
       expect(seen.map((r) => r.body)).toEqual(['payload', 'payload'])
     })
+
+    it('idempotent: marks reads sent as POST; passThrough: returns the answers the client classifies itself, after the retries', async () => {
+      const postgrest = { code: '57P01', details: null, hint: null, message: 'terminating connection due to administrator command' }
+      handler = (request, _body, response) =>
+        request.url === '/rpc/read' ? json(response, 503, postgrest) : request.url === '/gateway' ? json(response, 401, { message: 'Invalid API key' }) : json(response, 500, postgrest)
+      const transport = createTransport({
+        name: 'client',
+        retry: { baseDelayMs: 1 },
+        idempotent: (method, url) => method === 'POST' && url.endsWith('/rpc/read'),
+        passThrough: (_status, body) => typeof (JSON.parse(new TextDecoder().decode(body)) as { code?: unknown }).code === 'string',
+      })
+      const read = await transport.fetch(`${base}/rpc/read`, { method: 'POST', body: '{}' })
+      expect(read.status).toBe(503)
+      expect(await read.json()).toEqual(postgrest)
+      expect(seen.filter((r) => r.url === '/rpc/read')).toHaveLength(3) // retried, then the last answer handed over
+      const write = await transport.fetch(`${base}/rpc/write`, { method: 'POST', body: '{}' })
+      expect(write.status).toBe(500)
+      expect(seen.filter((r) => r.url === '/rpc/write')).toHaveLength(1) // a write is never re-sent
+      // An answer the client cannot classify (no structured body) still rejects, typed.
+      const gateway = await transport.fetch(`${base}/gateway`, { method: 'POST', body: '{}' }).then(
+        () => null,
+        (e: unknown) => e,
+      )
+      expect((gateway as LtmFailure).errorType).toBe('auth_failed')
+    })
   })
 })
 
