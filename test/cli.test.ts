@@ -1,6 +1,6 @@
 /** The agent-ltm CLI, run from source as a child process against temporary databases. */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -299,5 +299,14 @@ describe.concurrent('exit codes and errors', { timeout: 120_000 }, () => {
     const version = await cli(['--version'])
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
     expect(version).toMatchObject({ code: 0, stdout: `${pkg.version}\n` })
+  })
+
+  it('supabase-sql prints the SQL shipped in supabase/agent-ltm.sql, byte for byte, and opens no database', async () => {
+    const run = await cli(['supabase-sql'], { env: { AGENT_LTM_DB: join(dir, 'never-created.db') } })
+    expect(run).toMatchObject({ code: 0, stderr: '' })
+    expect(run.stdout).toBe(readFileSync(join(ROOT, 'supabase/agent-ltm.sql'), 'utf8'))
+    expect(run.stdout).toMatch(/create or replace function public\.agent_ltm_search/)
+    expect(existsSync(join(dir, 'never-created.db'))).toBe(false)
+    expect((await cli(['supabase-sql', 'extra'])).code).toBe(2)
   })
 })

@@ -1,4 +1,6 @@
 /** The CLI commands: one function each, and the table `agent-ltm` dispatches from. */
+import { readFileSync } from 'node:fs'
+import { supabaseSqlUrl } from '../supabase-sql.js'
 import type { JsonValue, LTM, Metadata, MetadataFilter, StoreOptions } from '../core/types.js'
 import { exportCommand, importCommand } from './transfer.js'
 import { EXIT, UsageError, fields, preview, pretty, printFailure, printJson, println, table, type Output } from './output.js'
@@ -166,6 +168,12 @@ async function stats(ctx: Context): Promise<number> {
   return EXIT.ok
 }
 
+/** Prints the SQL a Supabase project runs once (SQL editor, psql or a migration); opens no database. */
+async function supabaseSql(ctx: Context): Promise<number> {
+  ctx.out.stdout.write(readFileSync(supabaseSqlUrl(), 'utf8'))
+  return EXIT.ok
+}
+
 export const COMMANDS: Record<string, Command> = {
   store: {
     usage: 'store <key> <value> [--metadata JSON] [--ttl SECONDS]',
@@ -198,4 +206,11 @@ export const COMMANDS: Record<string, Command> = {
     run: importCommand,
   },
   stats: { usage: 'stats', summary: 'show database statistics', options: [], arity: [0, 0], run: stats },
+  'supabase-sql': {
+    usage: 'supabase-sql',
+    summary: 'print the SQL to run once in a Supabase project for backend "supabase"',
+    options: [],
+    arity: [0, 0],
+    run: supabaseSql,
+  },
 }
