@@ -25,6 +25,13 @@ if [ ! -x /usr/bin/chromium ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
+# The postgres backend's tests start a real PostgreSQL 15 (test/servers/postgres-server.ts) and fail without it.
+if [ ! -x /usr/lib/postgresql/15/bin/postgres ]; then
+  echo "test-all: installing postgresql-15"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15
+fi
+
 # Not `npm ci`: the registry reachable here serves only this platform's optional packages (rollup's
 # and esbuild's binaries for other systems answer 404), so the lockfile cannot list them and npm ci
 # refuses it. `npm install` installs the lockfile's versions all the same.

@@ -1,0 +1,283 @@
+// A real PostgreSQL 15 for the tests: initdb on a temporary data directory, the server listening on
+// 127.0.0.1 on a free port, password (SCRAM) authentication for every TCP connection, so a wrong
+// password is refused by the real server. As root, initdb and postgres run as the `postgres` user
+// (PostgreSQL refuses to run as root); otherwise as the current user.
+//
+// Durability is traded for speed (fsync, synchronous_commit and full_page_writes off): the data
+// directory is thrown away after the run. Missing binaries fail loudly: this never skips.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+
+export const PG_BIN = process.env.LTM_PG_BIN ?? '/usr/lib/postgresql/15/bin'
+
+export interface PostgresServer {
+  host: string
+  port: number
+  /** Superuser, for test setup (creating databases, holding locks). */
+  adminUrl: string
+  /** The test role: not a superuser, may create databases, authenticates with `password`. */
+  user: string
+  password: string
+  /** The test role on its own database `ltm_test`. */
+  url: string
+  /** A URL for the test role on `database`, optionally with another password. */
+  urlFor(database: string, password?: string): string
+  /** Creates an empty database owned by the test role and returns its URL. */
+  createDatabase(): Promise<string>
+  /** Drops a database made by createDatabase, ending its connections. */
+  dropDatabase(url: string): Promise<void>
+  /**
+   * Creates an empty schema owned by the test role in `ltm_test` and returns a URL whose connections
+   * use it (`?options=-c search_path=...`): a fresh store in milliseconds, where CREATE DATABASE takes
+   * a tenth of a second or more.
+   */
+  createSchema(): Promise<string>
+  /** Drops a schema made by createSchema with everything in it. */
+  dropSchema(url: string): Promise<void>
+  /** Runs SQL as the superuser on `database` (default `ltm_test`). */
+  adminQuery(sql: string, values?: unknown[], database?: string): Promise<pg.QueryResult>
+  /** SIGKILL to the postmaster and every backend at once: a crash, not a shutdown. */
+  kill(): Promise<void>
+  /** Starts the server again on the same data directory and port (after kill or stop). */
+  restart(): Promise<void>
+  /** Stops the server (fast shutdown) and deletes the data directory. */
+  stop(): Promise<void>
+}
+
+interface Account {
+  uid: number
+  gid: number
+}
+
+/** The `postgres` account when running as root (PostgreSQL refuses root); null to run as ourselves. */
+function serverAccount(): Account | null {
+  if (process.getuid?.() !== 0) return null
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('postgres:'))
+  if (!line) throw new Error('postgres-server: running as root but there is no `postgres` user to run PostgreSQL as (apt-get install -y postgresql-15 creates it)')
+  const [, , uid, gid] = line.split(':')
+  return { uid: Number(uid), gid: Number(gid) }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+/** Processes of a process group that are not zombies (read from /proc; a zombie holds no port or memory). */
+function liveInGroup(pgid: number): number[] {
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      // Fields after the command name (which may contain spaces): state, ppid, pgrp, ...
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(name))
+    } catch {
+      // exited while listing
+    }
+  }
+  return pids
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Every server started by this process, killed at exit if a test run forgot (or crashed before) stop(). */
+const running = new Set<{ pgid: () => number | undefined; dir: string }>()
+process.once('exit', () => {
+  for (const server of running) {
+    const pgid = server.pgid()
+    if (pgid) {
+      try {
+        process.kill(-pgid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(server.dir, { recursive: true, force: true })
+  }
+})
+
+export async function startPostgresServer(): Promise<PostgresServer> {
+  for (const tool of ['initdb', 'postgres']) {
+    if (!existsSync(join(PG_BIN, tool))) {
+      throw new Error(`postgres-server: ${join(PG_BIN, tool)} is missing. Install PostgreSQL 15 (apt-get install -y postgresql-15; scripts/test-all.sh does) or set LTM_PG_BIN`)
+    }
+  }
+  const account = serverAccount()
+  const asServer = account ? { uid: account.uid, gid: account.gid } : {}
+  const dir = mkdtempSync(join(tmpdir(), 'ltm-postgres-'))
+  if (account) chownSync(dir, account.uid, account.gid)
+  const data = join(dir, 'data')
+  const adminPassword = randomBytes(12).toString('hex')
+  const password = `pw-${randomBytes(12).toString('hex')}`
+  const pwfile = join(dir, 'admin-password')
+  writeFileSync(pwfile, adminPassword, { mode: 0o600 })
+  if (account) chownSync(pwfile, account.uid, account.gid)
+
+  const init = spawnSync(
+    join(PG_BIN, 'initdb'),
+    ['-D', data, '-U', 'ltm_admin', `--pwfile=${pwfile}`, '-A', 'scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '-N'],
+    { ...asServer, encoding: 'utf8', cwd: dir },
+  )
+  rmSync(pwfile, { force: true })
+  if (init.status !== 0) {
+    rmSync(dir, { recursive: true, force: true })
+    throw new Error(`postgres-server: initdb failed (${init.status ?? init.signal}): ${init.stderr || init.error?.message}`)
+  }
+
+  const host = '127.0.0.1'
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  let log = ''
+  const entry = { pgid: () => child?.pid, dir }
+  running.add(entry)
+
+  const admin = (database = 'postgres'): pg.Client =>
+    new pg.Client({ host, port, user: 'ltm_admin', password: adminPassword, database, connectionTimeoutMillis: 2000 })
+
+  async function launch(): Promise<void> {
+    log = ''
+    const args = [
+      '-D', data, '-p', String(port),
+      '-c', `listen_addresses=${host}`, '-c', 'unix_socket_directories=',
+      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      '-c', 'max_connections=200', '-c', 'shared_buffers=64MB', '-c', 'log_min_messages=warning',
+    ]
+    // detached: its own process group, so kill() reaches the postmaster and every backend it forked.
+    const proc = spawn(join(PG_BIN, 'postgres'), args, { ...asServer, cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    child = proc
+    proc.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()))
+    proc.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()))
+    let exited: string | null = null
+    proc.once('exit', (code, signal) => (exited = `exit ${code ?? signal}`))
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      if (exited) throw new Error(`postgres-server: postgres stopped while starting (${exited}): ${log.slice(-2000)}`)
+      const client = admin()
+      try {
+        await client.connect()
+        await client.query('SELECT 1')
+        await client.end()
+        return
+      } catch (error) {
+        await client.end().catch(() => undefined)
+        if (Date.now() > deadline) throw new Error(`postgres-server: not ready after 30 s (${(error as Error).message}): ${log.slice(-2000)}`)
+        await sleep(50)
+      }
+    }
+  }
+
+  async function waitForExit(proc: ChildProcess | undefined): Promise<void> {
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
+    await new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+  }
+
+  // One small pool per database for setup queries; after a kill its idle connections die and are replaced.
+  const adminPools = new Map<string, pg.Pool>()
+  async function adminQuery(sql: string, values: unknown[] = [], database = 'ltm_test'): Promise<pg.QueryResult> {
+    let pool = adminPools.get(database)
+    if (!pool) {
+      pool = new pg.Pool({ host, port, user: 'ltm_admin', password: adminPassword, database, max: 2, connectionTimeoutMillis: 5000 })
+      pool.on('error', () => undefined)
+      adminPools.set(database, pool)
+    }
+    return pool.query(sql, values)
+  }
+  const endAdminPools = async (): Promise<void> => {
+    await Promise.all([...adminPools.values()].map((pool) => pool.end().catch(() => undefined)))
+    adminPools.clear()
+  }
+
+  try {
+    await launch()
+    await adminQuery(`CREATE ROLE ltm_test LOGIN CREATEDB PASSWORD '${password}'`, [], 'postgres')
+    await adminQuery('CREATE DATABASE ltm_test OWNER ltm_test', [], 'postgres')
+  } catch (error) {
+    if (child?.pid) process.kill(-child.pid, 'SIGKILL')
+    running.delete(entry)
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
+
+  const urlFor = (database: string, pw = password): string => `postgres://ltm_test:${encodeURIComponent(pw)}@${host}:${port}/${database}`
+  let databases = 0
+  let schemas = 0
+
+  return {
+    host,
+    port,
+    adminUrl: `postgres://ltm_admin:${adminPassword}@${host}:${port}/postgres`,
+    user: 'ltm_test',
+    password,
+    url: urlFor('ltm_test'),
+    urlFor,
+    adminQuery,
+    async createDatabase() {
+      const name = `ltm_db_${++databases}`
+      await adminQuery(`CREATE DATABASE ${name} OWNER ltm_test`, [], 'postgres')
+      return urlFor(name)
+    },
+    async dropDatabase(url) {
+      const name = new URL(url).pathname.slice(1)
+      if (!/^ltm_db_\d+$/.test(name)) throw new Error(`postgres-server: ${name} was not made by createDatabase`)
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, [], 'postgres')
+    },
+    async createSchema() {
+      const name = `ltm_s_${++schemas}`
+      await adminQuery(`CREATE SCHEMA ${name} AUTHORIZATION ltm_test`)
+      return `${urlFor('ltm_test')}?options=${encodeURIComponent(`-c search_path=${name}`)}`
+    },
+    async dropSchema(url) {
+      const name = /search_path=(ltm_s_\d+)$/.exec(new URL(url).searchParams.get('options') ?? '')?.[1]
+      if (!name) throw new Error(`postgres-server: ${url} does not name a schema made by createSchema`)
+      await adminQuery(`DROP SCHEMA ${name} CASCADE`)
+    },
+    async kill() {
+      const proc = child
+      if (proc?.pid) process.kill(-proc.pid, 'SIGKILL')
+      await waitForExit(proc)
+      // Kill what is left of the group (backends) until no live process remains in it.
+      const deadline = Date.now() + 10_000
+      while (proc?.pid && liveInGroup(proc.pid).length > 0 && Date.now() < deadline) {
+        for (const pid of liveInGroup(proc.pid)) {
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {
+            // exited meanwhile
+          }
+        }
+        await sleep(20)
+      }
+    },
+    async restart() {
+      await launch()
+    },
+    async stop() {
+      await endAdminPools()
+      const proc = child
+      if (proc?.pid && proc.exitCode === null && proc.signalCode === null) {
+        process.kill(proc.pid, 'SIGINT') // fast shutdown
+        const stopped = await Promise.race([waitForExit(proc).then(() => true), sleep(10_000).then(() => false)])
+        if (!stopped) process.kill(-proc.pid, 'SIGKILL')
+        await waitForExit(proc)
+      }
+      running.delete(entry)
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
