@@ -104,3 +104,51 @@ describe('d1: configuration and server answers', () => {
     await ltm.close()
   })
 })
+
+describe('d1: batched transactions detect conflicts', () => {
+  it('a memory the transaction wrote was changed by another writer before the commit -> conflict, nothing written', async () => {
+    await emptyDatabase()
+    const [a, b] = [await createLTM(restOptions()), await createLTM(restOptions())]
+    ok(await a.store('k', 'v1'))
+    const result = await a.transaction(async (tx) => {
+      ok(await tx.store('k', 'v2'))
+      ok(await tx.store('fresh', 'new memory'))
+      ok(await b.store('k', 'changed by b')) // commits between the transaction's read and its commit
+    })
+    expect(result).toMatchObject({ success: false, error_type: 'conflict' })
+    expect(await b.retrieve('k')).toMatchObject({ found: true, value: 'changed by b' })
+    expect(await b.retrieve('fresh')).toMatchObject({ found: false })
+    await Promise.all([a.close(), b.close()])
+  })
+
+  it('a key the transaction saw absent (store) or deleted was created meanwhile -> conflict', async () => {
+    await emptyDatabase()
+    const [a, b] = [await createLTM(restOptions()), await createLTM(restOptions())]
+    const created = await a.transaction(async (tx) => {
+      ok(await tx.store('new', 'from a'))
+      ok(await b.store('new', 'from b'))
+    })
+    expect(created).toMatchObject({ success: false, error_type: 'conflict' })
+    const deleted = await a.transaction(async (tx) => {
+      expect(await tx.delete('ghost')).toMatchObject({ deleted: false })
+      ok(await b.store('ghost', 'appeared'))
+    })
+    expect(deleted).toMatchObject({ success: false, error_type: 'conflict' })
+    expect(await b.retrieve('ghost')).toMatchObject({ found: true, value: 'appeared' })
+    await Promise.all([a.close(), b.close()])
+  })
+
+  it('without interference the same transactions commit', async () => {
+    await emptyDatabase()
+    const a = await createLTM(restOptions())
+    ok(await a.store('k', 'v1'))
+    const result = await a.transaction(async (tx) => {
+      ok(await tx.store('k', 'v2'))
+      ok(await tx.store('k', 'v3')) // the same key twice: both guards check the state before the commit
+      ok(await tx.delete('never-there'))
+    })
+    expect(result).toMatchObject({ success: true, committed: true })
+    expect(await a.retrieve('k')).toMatchObject({ found: true, value: 'v3' })
+    await a.close()
+  })
+})

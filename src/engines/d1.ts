@@ -40,9 +40,15 @@ function toResult(result: D1StatementResult): SqlResult {
   return { rows: (result.results ?? []) as SqlRow[], changes: Number(result.meta?.changes ?? 0) }
 }
 
-/** D1 errors name the SQLite result code at the end of their message (`...: SQLITE_CONSTRAINT`): that token is the code. */
+/**
+ * D1 errors end with the SQLite result code, `...: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_CHECK)`,
+ * and the REST envelope adds `(code 7500)`: those trailing tokens are the code.
+ */
+const D1_CODE_SUFFIX = /\b(SQLITE_[A-Z_]+)(?:\s*\(extended: (SQLITE_[A-Z_]+)\))?\s*(?:\(code \d+\))?\s*$/
+
 function d1SqlFailure(message: string, engine: string, redact: (text: string) => string): LtmFailure {
-  const code = /\b(SQLITE_[A-Z_]+)\s*$/.exec(message)?.[1]
+  const suffix = D1_CODE_SUFFIX.exec(message)
+  const code = suffix?.[2] ?? suffix?.[1]
   const mapped = sqliteFailure(Object.assign(new Error(message), code ? { code } : {}), engine)
   return new LtmFailure(mapped.errorType, redact(mapped.message), mapped.retryAfter)
 }

@@ -13,6 +13,12 @@ const BY_CODE: Record<string, { type: ErrorType; advice: string }> = {
   SQLITE_IOERR: { type: 'backend_error', advice: 'the disk reported an I/O error' },
 }
 
+/**
+ * Name of the CHECK constraint a batched transaction's guard statements violate when a memory it
+ * read changed before its commit (src/sql/statements.ts guardUnchanged): the engine reports it by name.
+ */
+export const TRANSACTION_CONFLICT_CONSTRAINT = 'ltm_transaction_conflict'
+
 /** Maps a native SQLite error (with a `code` such as SQLITE_BUSY_SNAPSHOT) to an LtmFailure, once, at the engine boundary. */
 export function sqliteFailure(error: unknown, engine: string): LtmFailure {
   if (error instanceof LtmFailure) return error
@@ -20,6 +26,9 @@ export function sqliteFailure(error: unknown, engine: string): LtmFailure {
   const primary = /^SQLITE_[A-Z]+/.exec(code)?.[0] ?? ''
   const known = BY_CODE[primary]
   const detail = error instanceof Error ? error.message : String(error)
+  if (primary === 'SQLITE_CONSTRAINT' && detail.includes(TRANSACTION_CONFLICT_CONSTRAINT)) {
+    return new LtmFailure('conflict', `${engine}: a memory this transaction read was changed by another writer before it committed; nothing was written, retry the transaction`)
+  }
   if (known) return new LtmFailure(known.type, `${engine}: ${known.advice} (${code}: ${detail})`, undefined, { cause: error })
   return new LtmFailure('backend_error', `${engine}: ${detail}${code ? ` (${code})` : ''}`, undefined, { cause: error })
 }

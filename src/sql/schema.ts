@@ -6,7 +6,9 @@
  * postings are rewritten) so ranking reads nothing but the postings until the top results are known. Plain SQL, no FTS module: D1 refuses FTS3/4, sql.js lacks
  * FTS5, libsql lacks user functions; this runs on all of them and ranks identically.
  */
-export const SCHEMA_VERSION = 1
+import { TRANSACTION_CONFLICT_CONSTRAINT } from '../engines/sqlite-errors.js'
+
+export const SCHEMA_VERSION = 2
 
 export const SCHEMA_V1: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS ltm_schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)`,
@@ -57,7 +59,11 @@ export const SCHEMA_V1: readonly string[] = [
 ]
 
 /** Migrations from version N to N+1, appended as the schema evolves; index 0 upgrades 1 -> 2. */
-export const MIGRATIONS: readonly (readonly string[])[] = []
+export const MIGRATIONS: readonly (readonly string[])[] = [
+  // 1 -> 2: a table that never holds a row; a batched transaction's guards insert into it only when
+  // a memory changed under them, and the constraint aborts the whole commit batch.
+  [`CREATE TABLE IF NOT EXISTS ltm_tx_guard (conflict INTEGER NOT NULL, CONSTRAINT ${TRANSACTION_CONFLICT_CONSTRAINT} CHECK (conflict = 0))`],
+]
 
 export const READ_SCHEMA_VERSION = `SELECT version FROM ltm_schema WHERE id = 1`
 export const SCHEMA_EXISTS = `SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'ltm_schema'`

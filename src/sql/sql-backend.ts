@@ -3,15 +3,25 @@ import { LtmFailure } from '../core/errors.js'
 import type { BatchMode, SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlTransaction } from '../engines/types.js'
 import { MIGRATIONS, READ_SCHEMA_VERSION, SCHEMA_EXISTS, SCHEMA_V1, SCHEMA_VERSION } from './schema.js'
 import { searchStatement } from './search.js'
-import { countExpired, deleteExpired, deleteMemory, ensureNamespace, pageMemories, readBeforeWrite, selectMemories, upsertMemory } from './statements.js'
+import { countExpired, deleteExpired, guardUnchanged, type GuardedRead, deleteMemory, ensureNamespace, pageMemories, readBeforeWrite, selectMemories, upsertMemory } from './statements.js'
 
 type RunBatch = (statements: SqlStatement[], mode: BatchMode) => Promise<SqlResult[]>
+
+/**
+ * A batched transaction's queue: the writes, sent at commit as one atomic batch after guards that
+ * abort it if a memory the transaction read has changed since (see guardUnchanged).
+ */
+interface CommitQueue {
+  guards: SqlStatement[]
+  writes: SqlStatement[]
+}
 
 /** Creates or upgrades the schema; refuses a database written by a newer version. */
 export async function migrateSchema(executor: SqlExecutor): Promise<void> {
   const [exists] = await executor.batch([{ sql: SCHEMA_EXISTS, args: [] }])
   if (Number(exists?.rows[0]?.n ?? 0) === 0) {
-    await executor.batch(SCHEMA_V1.map((sql) => ({ sql, args: [] })))
+    const create = [...SCHEMA_V1, ...MIGRATIONS.flat(), `UPDATE ltm_schema SET version = ${SCHEMA_VERSION} WHERE id = 1`]
+    await executor.batch(create.map((sql) => ({ sql, args: [] })))
     return
   }
   const [versionResult] = await executor.batch([{ sql: READ_SCHEMA_VERSION, args: [] }])
@@ -57,23 +67,25 @@ export class SqlMemoryBackend implements MemoryBackend {
   #closed = false
 
   /**
-   * `batched`: inside a transaction of an engine without interactive ones (D1), where writes are
-   * queued and sent as one atomic batch at commit. What a write reports (created, deleted, counts)
-   * is then read at once from the committed state; reads in the transaction do not see its writes.
+   * `queue`: inside a transaction of an engine without interactive ones (D1), writes are queued and
+   * sent as one atomic batch at commit. What a write reports (created, deleted, counts) is read at
+   * once from the committed state, and the commit fails with `conflict` if any of those memories
+   * changed meanwhile; reads in the transaction do not see its own writes.
    */
   constructor(
     readonly name: string,
     private readonly executor: SqlExecutor,
     private readonly run: RunBatch = (statements, mode) => executor.batch(statements, mode),
-    private readonly batched = false,
+    private readonly queue: CommitQueue | null = null,
   ) {}
 
   async write(entries: PreparedWrite[], now: number): Promise<WriteOutcome[]> {
     const namespaces = [...new Set(entries.map((e) => e.namespace))].map(ensureNamespace)
     let before: Array<SqlRow | undefined>
-    if (this.batched) {
+    if (this.queue) {
       before = (await this.run(entries.map(readBeforeWrite), 'read')).map((result) => result.rows[0])
-      await this.run([...namespaces, ...entries.map((entry) => upsertMemory(entry, now))], 'write')
+      this.queue.guards.push(...entries.map((entry, i) => guardUnchanged({ namespace: entry.namespace, key: entry.key, row: before[i] as GuardedRead['row'] })))
+      this.queue.writes.push(...namespaces, ...entries.map((entry) => upsertMemory(entry, now)))
     } else {
       const statements = [...namespaces, ...entries.flatMap((entry) => [readBeforeWrite(entry), upsertMemory(entry, now)])]
       const results = await this.run(statements, 'write')
@@ -100,10 +112,12 @@ export class SqlMemoryBackend implements MemoryBackend {
   }
 
   async remove(namespace: string, key: string, now: number): Promise<boolean> {
-    if (this.batched) {
+    if (this.queue) {
       const [live] = await this.run([selectMemories(namespace, [key], now)], 'read')
-      await this.run([deleteMemory(namespace, key)], 'write')
-      return (live?.rows.length ?? 0) > 0
+      const row = live?.rows[0]
+      this.queue.guards.push(guardUnchanged({ namespace, key, row: row as GuardedRead['row'], now }))
+      this.queue.writes.push(deleteMemory(namespace, key))
+      return row !== undefined
     }
     const [result] = await this.run([deleteMemory(namespace, key)], 'write')
     const row = result?.rows[0]
@@ -118,9 +132,9 @@ export class SqlMemoryBackend implements MemoryBackend {
 
   async cleanupExpired(namespace: string, now: number): Promise<number> {
     // Counted by a query, not by `changes`: engines differ on whether trigger writes count (D1's do).
-    if (this.batched) {
+    if (this.queue) {
       const [expired] = await this.run([countExpired(namespace, now)], 'read')
-      await this.run([deleteExpired(namespace, now)], 'write')
+      this.queue.writes.push(deleteExpired(namespace, now))
       return Number(expired?.rows[0]?.n ?? 0)
     }
     const [expired] = await this.run([countExpired(namespace, now), deleteExpired(namespace, now)], 'write')
@@ -134,11 +148,12 @@ export class SqlMemoryBackend implements MemoryBackend {
 
   async transaction<T>(fn: (backend: MemoryBackend) => Promise<T>): Promise<T> {
     const tx: SqlTransaction = await this.executor.begin()
-    const batched = !this.executor.capabilities.interactiveTransactions
-    const scoped = new SqlMemoryBackend(this.name, this.executor, (statements, mode) => tx.batch(statements, mode), batched)
+    const queue: CommitQueue | null = this.executor.capabilities.interactiveTransactions ? null : { guards: [], writes: [] }
+    const scoped = new SqlMemoryBackend(this.name, this.executor, (statements, mode) => tx.batch(statements, mode), queue)
     let value: T
     try {
       value = await fn(scoped)
+      if (queue && queue.writes.length > 0) await tx.batch([...queue.guards, ...queue.writes], 'write')
     } catch (error) {
       await tx.rollback()
       throw error

@@ -1,5 +1,5 @@
 import type { PageRequest, PreparedWrite } from '../core/backend.js'
-import type { SqlStatement } from '../engines/types.js'
+import type { SqlStatement, SqlValue } from '../engines/types.js'
 
 /** SQL for the plain operations; search lives in search.ts. Every value is a bound parameter. */
 
@@ -64,6 +64,32 @@ export function selectMemories(namespace: string, keys: string[], now: number): 
 
 export function deleteMemory(namespace: string, key: string): SqlStatement {
   return { sql: `DELETE FROM ltm_memories WHERE ns = ${NAMESPACE_ID} AND key = ? RETURNING expires_at`, args: [namespace, key] }
+}
+
+/** What a batched transaction saw of a memory: its row, or nothing (nothing live, when `now` is given). */
+export interface GuardedRead {
+  namespace: string
+  key: string
+  row: { content_hash: unknown; metadata: unknown; expires_at: unknown } | undefined
+  /** Set when only a live row counts as present (a delete of a memory that had expired). */
+  now?: number
+}
+
+/**
+ * A commit-time check for a batched transaction (engines without interactive ones): violates the
+ * ltm_tx_guard constraint, aborting the whole commit batch, unless the memory is still as it was read.
+ */
+export function guardUnchanged({ namespace, key, row, now }: GuardedRead): SqlStatement {
+  if (row) {
+    return {
+      sql: `INSERT INTO ltm_tx_guard (conflict) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM ltm_memories WHERE ns = ${NAMESPACE_ID} AND key = ? AND content_hash = ? AND metadata = ? AND expires_at IS ?)`,
+      args: [namespace, key, row.content_hash as SqlValue, row.metadata as SqlValue, (row.expires_at ?? null) as SqlValue],
+    }
+  }
+  return {
+    sql: `INSERT INTO ltm_tx_guard (conflict) SELECT 1 WHERE EXISTS (SELECT 1 FROM ltm_memories WHERE ns = ${NAMESPACE_ID} AND key = ? AND (? IS NULL OR expires_at IS NULL OR expires_at > ?))`,
+    args: [namespace, key, now ?? null, now ?? null],
+  }
 }
 
 const EXPIRED_IN_NAMESPACE = `expires_at IS NOT NULL AND expires_at <= ? AND ns = ${NAMESPACE_ID}`
