@@ -3,12 +3,15 @@
 // checks the typed result, and then, through a fresh client that bypasses the proxy, that the data
 // is exactly what it was before the failed call (or, where the server did get the write, that it
 // landed whole).
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLTM, type LTM, type LtmOptions } from '../src/index.node.js'
 import { ok } from './conformance/harness.js'
 import { startD1Server, type D1Server } from './servers/d1-server.js'
 import { startFaultProxy, type FaultProxy } from './servers/fault-proxy.js'
 import { startHranaServer, type HranaServer } from './servers/hrana-server.js'
+import { startPostgresServer } from './servers/postgres-server.js'
+import { startPostgrestServer } from './servers/postgrest-server.js'
 
 const TOKEN = 'secret-token-7f3a9c1e5b'
 
@@ -46,6 +49,27 @@ const remotes: RemoteUnderTest[] = [
       }
     },
     isOperation: (request) => request.method === 'POST' && request.path.endsWith('/query'),
+  },
+  {
+    name: 'supabase',
+    async start() {
+      const database = await startPostgresServer()
+      const admin = new URL(database.adminUrl)
+      admin.pathname = new URL(await database.createDatabase()).pathname
+      const setupSql = readFileSync(new URL('../supabase/agent-ltm.sql', import.meta.url), 'utf8')
+      const server = await startPostgrestServer({ adminUrl: admin.toString(), setupSql, anonKey: TOKEN })
+      const user = { key: TOKEN, accessToken: server.userToken() }
+      return {
+        direct: { backend: 'supabase', url: server.url, ...user },
+        proxied: (proxyUrl) => ({ backend: 'supabase', url: proxyUrl, ...user, timeoutMs: 500, retry: { baseDelayMs: 5 } }),
+        target: server.url,
+        close: async () => {
+          await server.close()
+          await database.stop()
+        },
+      }
+    },
+    isOperation: (request) => request.method === 'POST' && request.path.startsWith('/rest/v1/rpc/'),
   },
 ]
 

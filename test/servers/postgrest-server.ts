@@ -5,8 +5,9 @@
 // so this serves the subset of PostgREST the backend and its tests use, with PostgREST's semantics:
 // the database, its roles, row-level security, SQL errors and SQLSTATEs are PostgreSQL's own.
 //
-// What @supabase/supabase-js 2.109 sends (recorded by test/supabase.conformance.test.ts, which
-// checks each of these is served as described):
+// What @supabase/supabase-js 2.109 sends (recorded in test/supabase.conformance.test.ts from the
+// backend's own traffic; test/servers/postgrest-server.test.ts drives each form below through
+// supabase-js and checks it is served as described):
 // - every request: `apikey: <key>`, `Authorization: Bearer <user access token, else the key>`,
 //   `X-Client-Info: supabase-js/2.109.0; runtime=node; ...`; POST/PATCH also `Content-Type:
 //   application/json` and `Content-Profile: public`, GET `Accept-Profile: public`. supabase-js adds
@@ -20,7 +21,7 @@
 // - `from(table).select(cols).eq(..).in(..).order(..).limit(..)`: GET /rest/v1/<table>?select=
 //   &col=op.value&order=col.asc&limit=n. `insert(rows)` / `upsert(rows, { onConflict })`: POST with
 //   `Prefer: return=minimal|representation` and `resolution=merge-duplicates|ignore-duplicates`,
-//   `?columns=...&on_conflict=...`; `update(values)`: PATCH; `delete()`: DELETE, both with filters.
+//   `?columns="a","b"&on_conflict=...` (quoted names); `update(values)`: PATCH; `delete()`: DELETE, both with filters.
 //   Operators served: eq, neq, gt, gte, lt, lte, is (null, true, false), in (with PostgREST's
 //   double-quoted list items). Unknown tables are PGRST205 404.
 // - CORS preflights (browsers): answered 200 with the requested headers allowed, as Supabase does.
@@ -171,6 +172,8 @@ function databaseError(error: unknown, authenticated: boolean): ApiError {
 // ---------------------------------------------------------------- SQL helpers
 
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`
+/** A column list of the query string (`select=a,b`, `columns="a","b"`): names, optionally double-quoted. */
+const columnList = (text: string): string[] => text.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'))
 
 interface FunctionInfo {
   schema: string
@@ -444,7 +447,7 @@ export async function startPostgrestServer(options: PostgrestServerOptions): Pro
     for (const [column, expression] of query) if (!reserved.has(column)) filters.push(parseFilter(target, column, expression).sql(param))
     const where = filters.length > 0 ? `WHERE ${filters.join(' AND ')}` : ''
     const select = query.get('select')
-    const columns = !select || select === '*' ? '*' : select.split(',').map((c) => ident(c.trim())).join(', ')
+    const columns = !select || select === '*' ? '*' : columnList(select).map(ident).join(', ')
     const prefer = String(request.headers.prefer ?? '')
     const representation = /return=representation/.test(prefer)
     const wrap = (statement: string): string => `WITH _pgrst_rows AS (${statement}) SELECT coalesce(json_agg(_t), '[]')::text AS body, count(*) AS n FROM (SELECT ${columns} FROM _pgrst_rows) _t`
@@ -469,13 +472,14 @@ export async function startPostgrestServer(options: PostgrestServerOptions): Pro
       case 'POST': {
         const payload = parseBody(body)
         const rows = Array.isArray(payload) ? payload : [payload]
-        const keys = query.get('columns')?.split(',') ?? Object.keys((rows[0] ?? {}) as object)
+        const listed = query.get('columns')
+        const keys = listed ? columnList(listed) : Object.keys((rows[0] ?? {}) as object)
         const cols = keys.map(ident).join(', ')
         const source = `SELECT ${cols} FROM json_populate_recordset(NULL::${target}, ${param(JSON.stringify(rows))}::json)`
         let conflict = ''
         const onConflict = query.get('on_conflict')
         if (/resolution=(merge|ignore)-duplicates/.test(prefer)) {
-          const target = onConflict ? `(${onConflict.split(',').map((c) => ident(c.trim())).join(', ')})` : ''
+          const target = onConflict ? `(${columnList(onConflict).map(ident).join(', ')})` : ''
           conflict = /resolution=merge-duplicates/.test(prefer)
             ? `ON CONFLICT ${target} DO UPDATE SET ${keys.map((k) => `${ident(k)} = EXCLUDED.${ident(k)}`).join(', ')}`
             : `ON CONFLICT ${target} DO NOTHING`
