@@ -1,10 +1,14 @@
 // The shared conformance suite in Chromium against the remote backends, through the BUILT browser
-// bundle: turso against test/servers/hrana-server.ts (Hrana over HTTP on a real libSQL engine) and
-// d1 against test/servers/d1-server.ts (Cloudflare's REST shape on a real D1 in miniflare). The
+// bundle: turso against test/servers/hrana-server.ts (Hrana over HTTP on a real libSQL engine), d1
+// against test/servers/d1-server.ts (Cloudflare's REST shape on a real D1 in miniflare) and supabase
+// against test/servers/postgrest-server.ts (PostgREST's subset over a real PostgreSQL). The
 // servers run here, in Node, on other ports than the page: every call is a cross-origin fetch.
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startD1Server, type D1Server } from '../test/servers/d1-server.js'
 import { startHranaServer, type HranaServer } from '../test/servers/hrana-server.js'
+import { startPostgresServer, type PostgresServer } from '../test/servers/postgres-server.js'
+import { startPostgrestServer, type PostgrestServer } from '../test/servers/postgrest-server.js'
 import { launchChromium, type RunningBrowser } from './browser.js'
 import type { E2eState } from './in-page-run.js'
 import { PAGES, buildPageBundle, type PageBundle } from './page-bundle.js'
@@ -23,22 +27,32 @@ describe('remote backends in Chromium, on the built browser bundle', () => {
   let browser: RunningBrowser | undefined
   let hrana: HranaServer[] = []
   let d1: D1Server[] = []
+  let postgres: PostgresServer | undefined
+  let postgrest: PostgrestServer | undefined
   let state: E2eState
   const problems: string[] = []
   let setupError: unknown
 
   beforeAll(async () => {
     try {
-      ;[bundle, hrana, d1] = await Promise.all([
+      const startSupabase = async (): Promise<PostgrestServer> => {
+        postgres = await startPostgresServer()
+        const admin = new URL(postgres.adminUrl)
+        admin.pathname = new URL(await postgres.createDatabase()).pathname
+        return startPostgrestServer({ adminUrl: admin.toString(), setupSql: readFileSync(new URL('../supabase/agent-ltm.sql', import.meta.url), 'utf8') })
+      }
+      ;[bundle, hrana, d1, postgrest] = await Promise.all([
         buildPageBundle(),
         Promise.all(Array.from({ length: DATABASES }, () => startHranaServer({ authToken: TOKEN }))),
         Promise.all(Array.from({ length: DATABASES }, () => startD1Server({ apiToken: TOKEN }))),
+        startSupabase(),
       ])
       server = await startStaticServer(bundle.files)
       browser = await launchChromium()
       const targets: RemoteTargets = {
         turso: hrana.map((h) => ({ url: h.url, authToken: TOKEN })),
         d1: d1.map((d) => ({ baseUrl: d.baseUrl, accountId: d.accountId, databaseId: d.databaseId, apiToken: TOKEN })),
+        supabase: [{ url: postgrest.url, anonKey: postgrest.anonKey, jwtSecret: postgrest.jwtSecret }],
       }
       state = await runPage(browser.context, `${server.url}${PAGES.remoteConformance.path}#${encodeURIComponent(JSON.stringify(targets))}`, problems, RUN_TIMEOUT_MS)
     } catch (error) {
@@ -54,12 +68,15 @@ describe('remote backends in Chromium, on the built browser bundle', () => {
     await browser?.close()
     await server?.close()
     await Promise.all([...hrana.map((h) => h.close()), ...d1.map((d) => d.close())])
+    await postgrest?.close()
+    await postgres?.stop()
   })
 
   it('the page bundles the built SDK and the real @libsql/client, nothing from src/', () => {
     const inputs = bundle.inputs.remoteConformance
     expect(inputs).toContain('dist/index.browser.js')
     expect(inputs.some((input) => input.startsWith('node_modules/@libsql/client/'))).toBe(true)
+    expect(inputs.some((input) => input.startsWith('node_modules/@supabase/supabase-js/'))).toBe(true)
     expect(inputs.filter((input) => input.startsWith('src/'))).toEqual([])
   })
 
@@ -69,11 +86,12 @@ describe('remote backends in Chromium, on the built browser bundle', () => {
     expect(state.results.length).toBe(state.registered)
     expect(state.results.filter((r) => r.name.startsWith('conformance: turso')).length).toBeGreaterThan(115)
     expect(state.results.filter((r) => r.name.startsWith('conformance: d1')).length).toBeGreaterThan(115)
+    expect(state.results.filter((r) => r.name.startsWith('conformance: supabase')).length).toBeGreaterThan(115)
     expect(state.pageErrors).toEqual([])
     expect(problems.filter((line) => !line.startsWith('[chromium console.warning]'))).toEqual([])
   })
 
-  it('passes every conformance test for turso and d1 in Chromium', () => {
+  it('passes every conformance test for turso, d1 and supabase in Chromium', () => {
     const failed = state.results.filter((result) => result.status !== 'passed')
     console.log(`chromium remote conformance: ${state.results.length - failed.length} passed, ${failed.length} failed, of ${state.results.length}`)
     for (const result of state.results) expect.soft(result.status, `${result.name}\n${result.error ?? ''}`).toBe('passed')
@@ -83,5 +101,8 @@ describe('remote backends in Chromium, on the built browser bundle', () => {
   it('the page really talked to the servers (requests reached both)', () => {
     expect(d1.some((d) => d.log.length > 100)).toBe(true)
     expect(hrana.some((h) => h.log.length > 100)).toBe(true)
+    expect(postgrest!.log.filter((entry) => entry.method === 'POST').length).toBeGreaterThan(100)
+    // Chromium asked before sending supabase-js's headers cross-origin, and the server allowed them.
+    expect(postgrest!.log.some((entry) => entry.method === 'OPTIONS')).toBe(true)
   })
 })
