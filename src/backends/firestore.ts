@@ -8,11 +8,36 @@ import { FirestoreStore } from '../firestore/store.js'
 import { isValidId } from '../firestore/values.js'
 import { transportFor, type RemoteOptions } from '../transport/transport.js'
 
+/*
+ * Deploying: `firestore.indexes.json` (shipped in the package) holds what the queries need for the
+ * default collection `ltm_memories`; rename its collection groups if you pass another `collection`,
+ * then `firebase deploy --only firestore:indexes`.
+ * - Composite indexes: (ns, terms CONTAINS) for search candidates and prefix counts; (ns, updated_at
+ *   DESC, ord DESC) for listing without a query; (ns, key) for iterateAll; (ns, expires_at) for
+ *   cleanupExpired; (ns, term) on `<collection>_terms` for `prefix*` expansion.
+ * - Metadata equality / `$in` filters are pushed into the query. Firestore may serve such a query
+ *   by merging indexes, or ask for a composite index on `metadata.<field>` (the listing's ordering
+ *   plus a filter does), which cannot be shipped for fields we do not know (the emulator enforces
+ *   no indexes, so which combinations production refuses is not tested here):
+ *   when Firestore refuses a query for want of an index, the backend runs that filter in the SDK
+ *   instead (still before the limit; `stats().index_fallbacks` counts it) and keeps doing so for
+ *   that filter shape. Create the index from the link in Firestore's log to get the pushdown back.
+ * - Exempted from indexing (no query uses them, and they are large): value, tf, metadata_json,
+ *   content_hash, doc_len, created_at, value_chunks, value_version, value_chunks/data, df.
+ * - TTL: `expire_at` (a Timestamp on expiring memories and their value chunks) is marked `ttl: true`
+ *   for both collection groups; or `gcloud firestore fields ttls update expire_at
+ *   --collection-group=ltm_memories --enable-ttl` (and `--collection-group=value_chunks`). Expired
+ *   memories are invisible at once either way. Firestore's TTL deletion (within about a day) is a
+ *   plain delete: it does not decrement the BM25 statistics, so what it removes keeps counting in N
+ *   and df for good. Run `cleanupExpired()` (which keeps them exact) and treat the TTL policy as the
+ *   backstop for stores nobody cleans up.
+ */
+
 /**
  * Cloud Firestore (Native mode) over its REST API, through the SDK's transport: no Firebase SDK,
  * so it runs in Node, browsers, Web Workers and Cloudflare Workers. Search ranks with BM25 in the
- * SDK over candidates Firestore finds by term (see src/firestore/). Deploy `firestore.indexes.json`
- * (composite indexes, index exemptions and the TTL field) with the collection names you use.
+ * SDK over candidates Firestore finds by term (see src/firestore/backend.ts for how, and what it
+ * costs). Deploy `firestore.indexes.json` (see above).
  * @example createLTM({ backend: 'firestore', projectId: 'my-app', auth: { serviceAccount: key } })
  */
 export interface FirestoreOptions extends BackendOptions, RemoteOptions {

@@ -4,7 +4,6 @@ import type { FilterCondition } from '../core/filter.js'
 import type { JsonValue } from '../core/types.js'
 import { IssueOrder } from '../engines/gate.js'
 import type { Transport } from '../transport/transport.js'
-import { FirestoreApiError } from './client.js'
 import { matches, pushdown } from './filter.js'
 import { MAX_DOC_BYTES, READ_FIELDS, STATE_FIELDS, indexTerms, isLive, isWellFormed, memoryId, sizing, type MemoryDoc, type ServerMemory } from './model.js'
 import { Overlay } from './overlay.js'
@@ -196,7 +195,8 @@ export class FirestoreMemoryBackend implements MemoryBackend {
           this.#remember(plan.changes.map((c) => [c.id, true]))
           return plan.outcomes
         } catch (error) {
-          if (!(error instanceof FirestoreApiError && error.status === 'ALREADY_EXISTS')) throw error
+          // ALREADY_EXISTS (the usual miss), or ABORTED: a lock held by a transaction. Nothing was written.
+          if (!isRace(error)) throw error
           counters.create_first_missed++
         }
       }
@@ -462,10 +462,17 @@ export class FirestoreMemoryBackend implements MemoryBackend {
         if (tx.session.id) await store.client.rollback(tx.session.id).catch(() => undefined)
         return value
       }
-      await store.commit(
-        changes.map((change) => store.unit(change)),
-        tx.session.id ?? undefined,
-      )
+      try {
+        await store.commit(
+          changes.map((change) => store.unit(change)),
+          tx.session.id ?? undefined,
+        )
+      } catch (error) {
+        // A commit that never arrived leaves the transaction's locks held until Firestore expires it
+        // (60 s idle), blocking every writer of what it read. If the commit did land, this fails harmlessly.
+        if (tx.session.id) await store.client.rollback(tx.session.id).catch(() => undefined)
+        throw error
+      }
       this.#remember(changes.map((c) => [c.id, c.after !== null]))
       return value
     })

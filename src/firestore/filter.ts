@@ -109,10 +109,13 @@ export function pushdown(conditions: readonly FilterCondition[], disjunctions = 
       if (value === null) continue
       filters.push('nullValue' in value ? { unaryFilter: { field: { fieldPath: path }, op: 'IS_NULL' } } : { fieldFilter: { field: { fieldPath: path }, op: 'EQUAL', value } })
     } else if (condition.op === '$in') {
+      // A list holding null stays in the SDK: equality to null is IS_NULL in Firestore, not a value.
       const values = condition.values.map((v) => (v === null ? null : pushableScalar(v)))
-      if (values.length === 0 || values.some((v) => v === null) || product * values.length > 30) continue
-      product *= values.length
-      filters.push({ fieldFilter: { field: { fieldPath: path }, op: 'IN', value: { arrayValue: { values: values as FsValue[] } } } })
+      if (values.length === 0 || values.some((v) => v === null)) continue
+      const unique = [...new Map((values as FsValue[]).map((v) => [JSON.stringify(v), v])).values()]
+      if (product * unique.length > 30) continue
+      product *= unique.length
+      filters.push({ fieldFilter: { field: { fieldPath: path }, op: 'IN', value: { arrayValue: { values: unique } } } })
     }
   }
   return filters

@@ -17,7 +17,7 @@ import {
   type MemoryDoc,
   type ServerMemory,
 } from './model.js'
-import { integerValue, readNumber, readString, stringValue, utf8Bytes, type FsValue } from './values.js'
+import { integerValue, readNumber, readString, stringValue, timestampValue, utf8Bytes, type FsFields, type FsValue } from './values.js'
 
 /**
  * Every read and write the Firestore backend makes, as REST calls. Reads go through a session: none
@@ -314,7 +314,9 @@ export class FirestoreStore {
       if (after.valueJson !== null && !sizing(after).inline) {
         const parts = splitValue(after.valueJson, 900_000)
         const version = randomVersion()
-        parts.forEach((data, i) => chunkWrites.push({ update: { name: this.#chunkName(id, version, i), fields: { data: stringValue(data) } } }))
+        // Chunks carry the memory's expire_at too: a TTL policy deletes documents, never their subcollections.
+        const expiry: FsFields = after.expiresAt === null ? {} : { expire_at: timestampValue(after.expiresAt) }
+        parts.forEach((data, i) => chunkWrites.push({ update: { name: this.#chunkName(id, version, i), fields: { data: stringValue(data), ...expiry } } }))
         stored = { ...after, chunks: { version, count: parts.length } }
       }
       writes.push({ update: { name, fields: memoryFields(stored!) }, ...currentDocument })
