@@ -237,13 +237,27 @@ language sql immutable set search_path = '' as $$ select 1 $$;
 -- length, expires_at, explicit_expiry}) or {"op": "delete", namespace, key}; an entry's own "now"
 -- (a transaction's queued write keeps the time it was made at) overrides p_now. Returns one outcome
 -- per entry: {status, expires_at} or {deleted}.
-create or replace function public.agent_ltm_write(p_entries jsonb, p_now bigint) returns jsonb
+-- p_guards (a transaction's commit): [{namespace, key, version, now}], what the transaction saw of
+-- each memory it writes or deletes: the row version (xmin) agent_ltm_read gave, or null for no live
+-- memory at `now`. If any changed since, nothing is written: SQLSTATE 40001 (PostgREST: 500).
+create or replace function public.agent_ltm_write(p_entries jsonb, p_now bigint, p_guards jsonb default '[]') returns jsonb
 language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_owner uuid := agent_ltm.owner();
   e jsonb;
+  g jsonb;
+  cur record;
   outcomes jsonb[] := '{}';
 begin
+  for g in select x from jsonb_array_elements(coalesce(p_guards, '[]'::jsonb)) as t(x) loop
+    select m.xmin::text as version, m.expires_at into cur from public.agent_ltm_memories m
+    where m.owner = v_owner and m.ns = g ->> 'namespace' and m.key = g ->> 'key' for update;
+    if (g ->> 'version' is null and found and (cur.expires_at is null or cur.expires_at > (g ->> 'now')::bigint))
+       or (g ->> 'version' is not null and (not found or cur.version <> g ->> 'version')) then
+      raise exception 'agent-ltm: another writer changed memory % of namespace % after this transaction read it', g ->> 'key', g ->> 'namespace'
+        using errcode = '40001', hint = 'nothing was written; run the transaction again';
+    end if;
+  end loop;
   for e in select x from jsonb_array_elements(p_entries) with ordinality as t(x, i) order by i loop
     if e ->> 'op' = 'delete' then
       outcomes := outcomes || jsonb_build_object('deleted', agent_ltm.remove(v_owner, e ->> 'namespace', e ->> 'key', coalesce((e ->> 'now')::bigint, p_now)));
@@ -259,11 +273,12 @@ language sql volatile security invoker set search_path = '' as $$
   select agent_ltm.remove(agent_ltm.owner(), p_namespace, p_key, p_now)
 $$;
 
--- The live memories of a namespace among the keys (a JSON array of strings).
+-- The live memories of a namespace among the keys (a JSON array of strings), with their row
+-- version (xmin), which a transaction's commit checks (agent_ltm_write's p_guards).
 create or replace function public.agent_ltm_read(p_namespace text, p_keys jsonb, p_now bigint)
-returns table (key text, value text, metadata text, content_hash text, created_at bigint, updated_at bigint, expires_at bigint)
+returns table (key text, value text, metadata text, content_hash text, created_at bigint, updated_at bigint, expires_at bigint, version text)
 language sql stable security invoker set search_path = '' as $$
-  select m.key, m.value, m.metadata_json, m.content_hash, m.created_at, m.updated_at, m.expires_at
+  select m.key, m.value, m.metadata_json, m.content_hash, m.created_at, m.updated_at, m.expires_at, m.xmin::text
   from public.agent_ltm_memories m
   where m.owner = agent_ltm.owner() and m.ns = p_namespace
     and m.key in (select jsonb_array_elements_text(p_keys))
@@ -376,11 +391,11 @@ grant select, insert, update, delete on table public.agent_ltm_memories, public.
 grant usage on schema agent_ltm to anon, authenticated, service_role;
 revoke all on all functions in schema agent_ltm from public, anon;
 grant execute on all functions in schema agent_ltm to authenticated, service_role;
-revoke all on function public.agent_ltm_write(jsonb, bigint), public.agent_ltm_delete(text, text, bigint),
+revoke all on function public.agent_ltm_write(jsonb, bigint, jsonb), public.agent_ltm_delete(text, text, bigint),
   public.agent_ltm_read(text, jsonb, bigint), public.agent_ltm_search(text, jsonb, jsonb, integer, bigint),
   public.agent_ltm_cleanup(text, bigint), public.agent_ltm_page(text, boolean, text, text, integer, bigint),
   public.agent_ltm_stats() from public, anon;
-grant execute on function public.agent_ltm_write(jsonb, bigint), public.agent_ltm_delete(text, text, bigint),
+grant execute on function public.agent_ltm_write(jsonb, bigint, jsonb), public.agent_ltm_delete(text, text, bigint),
   public.agent_ltm_read(text, jsonb, bigint), public.agent_ltm_search(text, jsonb, jsonb, integer, bigint),
   public.agent_ltm_cleanup(text, bigint), public.agent_ltm_page(text, boolean, text, text, integer, bigint),
   public.agent_ltm_stats() to authenticated, service_role;

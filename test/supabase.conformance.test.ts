@@ -69,7 +69,7 @@ describe('supabase: requests', () => {
     expect(await cost(() => ltm.retrieveBatch(['k', 'b1', 'b499']))).toBe(1)
     expect(await cost(() => ltm.delete('k'))).toBe(1)
     expect(await cost(() => ltm.cleanupExpired())).toBe(1)
-    // A transaction: a read per write (what it reports comes from the committed state), one commit.
+    // A transaction: a read per write (what it reports, and the version its commit checks), one commit.
     expect(await cost(() => ltm.transaction(async (tx) => {
       await tx.store('t1', 'one')
       await tx.store('t2', 'two')
@@ -106,6 +106,39 @@ describe('supabase: requests', () => {
       p_now: expect.any(Number),
     })
     await ltm.close()
+  })
+})
+
+describe('supabase: transactions', () => {
+  it('a commit after another writer changed a memory the transaction writes or deletes is a conflict, and writes nothing', async () => {
+    const user = randomUUID()
+    const [mine, theirs] = [await createLTM(asUser(user)), await createLTM(asUser(user))]
+    ok(await mine.store('k', 'v0'))
+    ok(await mine.store('gone', 'still here'))
+    const cases: Array<[string, (tx: Parameters<Parameters<LTM['transaction']>[0]>[0]) => Promise<unknown>, () => Promise<unknown>]> = [
+      ['an update', (tx) => tx.store('k', 'from the transaction'), () => theirs.store('k', 'from another writer')],
+      ['a memory it saw absent', (tx) => tx.store('fresh', 'from the transaction'), () => theirs.store('fresh', 'from another writer')],
+      ['a delete', (tx) => tx.delete('gone'), () => theirs.store('gone', 'rewritten')],
+    ]
+    for (const [label, inside, interfere] of cases) {
+      const result = await mine.transaction(async (tx) => {
+        ok((await tx.store('bystander', label)) as never)
+        ok((await inside(tx)) as never)
+        ok((await interfere()) as never)
+      })
+      expect(result, label).toMatchObject({ success: false, error_type: 'conflict', committed: false, rolled_back: true })
+      expect(await theirs.retrieve('bystander'), label).toMatchObject({ success: true, found: false })
+    }
+    expect(await theirs.retrieve('k')).toMatchObject({ value: 'from another writer' })
+    expect(await theirs.retrieve('fresh')).toMatchObject({ value: 'from another writer' })
+    expect(await theirs.retrieve('gone')).toMatchObject({ value: 'rewritten' })
+    // Unchanged memories, or writes that only deduplicate elsewhere, do not conflict.
+    expect(await mine.transaction(async (tx) => {
+      ok(await tx.store('k', 'from the transaction'))
+      ok(await theirs.store('gone', 'rewritten'))
+      return 'done'
+    })).toMatchObject({ success: true, committed: true, value: 'done' })
+    expect(await theirs.retrieve('k')).toMatchObject({ value: 'from the transaction' })
   })
 })
 

@@ -30,10 +30,19 @@ interface Row {
   updated_at: number
   expires_at: number | null
   score?: number
+  /** The row version (xmin), from agent_ltm_read: what a transaction's commit checks. */
+  version?: string
 }
 
 /** One entry of agent_ltm_write: a memory to store, or a delete (queued by a transaction). */
 type WriteEntry = Record<string, unknown>
+
+/** A transaction's queued writes and what it saw of each memory they touch (checked at commit). */
+interface Pending {
+  entries: WriteEntry[]
+  /** By namespace and key: the first version seen (null: no live memory at `now`). */
+  guards: Map<string, { namespace: string; key: string; version: string | null; now: number }>
+}
 
 // PostgreSQL's integer: a larger limit means "all", as it does for the other backends.
 const MAX_INT = 2_147_483_647
@@ -86,7 +95,8 @@ interface Shared {
  * Supabase through its Data API (PostgREST): every operation is one RPC to the functions of
  * supabase/agent-ltm.sql, so one HTTP request, and row-level security decides whose memories they
  * are. PostgREST has no interactive transactions: a transaction queues its writes and sends them as
- * one agent_ltm_write at commit (reads inside it see the state before it, as on D1).
+ * one agent_ltm_write at commit (reads inside it see the state before it, as on D1), guarded by the
+ * row versions it read, so a concurrent change to one of its memories aborts it as a `conflict`.
  */
 export class SupabaseMemoryBackend implements MemoryBackend {
   readonly name = 'supabase'
@@ -94,7 +104,7 @@ export class SupabaseMemoryBackend implements MemoryBackend {
   /** `pending`: the queue of the transaction this backend is scoped to; absent outside transactions. */
   private constructor(
     private readonly shared: Shared,
-    private readonly pending?: WriteEntry[],
+    private readonly pending?: Pending,
   ) {}
 
   /** Checks agent-ltm's SQL is installed in a version this code speaks (one request). */
@@ -131,14 +141,25 @@ export class SupabaseMemoryBackend implements MemoryBackend {
     return kind === 'read' ? this.shared.order.read(() => this.#rpc<T>(fn, args)) : this.shared.order.write(() => this.#rpc<T>(fn, args))
   }
 
+  /** Inside a transaction: reads the memories a queued write or delete touches, and keeps their versions for the commit's guards. */
+  async #readGuarded(pending: Pending, namespace: string, keys: string[], now: number): Promise<Map<string, StoredMemory>> {
+    const rows = await this.#rpc<Row[]>('agent_ltm_read', { p_namespace: namespace, p_keys: keys, p_now: now })
+    const found = new Map(rows.map((row) => [row.key, row]))
+    for (const key of keys) {
+      const id = JSON.stringify([namespace, key])
+      if (!pending.guards.has(id)) pending.guards.set(id, { namespace, key, version: found.get(key)?.version ?? null, now })
+    }
+    return new Map(rows.map((row) => [row.key, toStored(row, namespace)]))
+  }
+
   async write(entries: PreparedWrite[], now: number): Promise<WriteOutcome[]> {
     if (this.pending) {
       const outcomes: WriteOutcome[] = []
       for (const namespace of new Set(entries.map((e) => e.namespace))) {
-        const before = await this.read(namespace, [...new Set(entries.filter((e) => e.namespace === namespace).map((e) => e.key))], now)
+        const before = await this.#readGuarded(this.pending, namespace, [...new Set(entries.filter((e) => e.namespace === namespace).map((e) => e.key))], now)
         for (const [i, entry] of entries.entries()) if (entry.namespace === namespace) outcomes[i] = outcomeAgainst(entry, before.get(entry.key))
       }
-      this.pending.push(...entries.map((entry) => ({ ...writeEntry(entry), now })))
+      this.pending.entries.push(...entries.map((entry) => ({ ...writeEntry(entry), now })))
       return outcomes
     }
     const outcomes = await this.#call<Array<{ status: WriteOutcome['status']; expires_at: number | null }>>('write', 'agent_ltm_write', { p_entries: entries.map(writeEntry), p_now: now })
@@ -158,8 +179,8 @@ export class SupabaseMemoryBackend implements MemoryBackend {
 
   async remove(namespace: string, key: string, now: number): Promise<boolean> {
     if (this.pending) {
-      const live = await this.read(namespace, [key], now)
-      this.pending.push({ op: 'delete', namespace, key, now })
+      const live = await this.#readGuarded(this.pending, namespace, [key], now)
+      this.pending.entries.push({ op: 'delete', namespace, key, now })
       return live.size > 0
     }
     return (await this.#call<boolean>('write', 'agent_ltm_delete', { p_namespace: namespace, p_key: key, p_now: now })) === true
@@ -192,11 +213,14 @@ export class SupabaseMemoryBackend implements MemoryBackend {
   async transaction<T>(fn: (backend: MemoryBackend) => Promise<T>): Promise<T> {
     const release = await this.shared.gate.enter()
     try {
-      const pending: WriteEntry[] = []
+      const pending: Pending = { entries: [], guards: new Map() }
       const value = await fn(new SupabaseMemoryBackend(this.shared, pending))
-      // The commit is the only write: one request, atomic in PostgreSQL.
-      // Each entry carries the time it was made at.
-      if (pending.length > 0) await this.#rpc('agent_ltm_write', { p_entries: pending, p_now: Date.now() })
+      // The commit is the only write: one request, atomic in PostgreSQL, refused (40001, conflict)
+      // if another writer changed a memory this transaction writes after it read it. Each entry
+      // carries the time it was made at.
+      if (pending.entries.length > 0) {
+        await this.#rpc('agent_ltm_write', { p_entries: pending.entries, p_now: Date.now(), p_guards: [...pending.guards.values()] })
+      }
       return value
     } finally {
       release()

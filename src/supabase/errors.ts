@@ -37,7 +37,7 @@ function classify(code: string): { type: ErrorType; advice: string } {
   }
   if (code === '57014') return { type: 'connection_timeout', advice: 'the query ran past the database\'s statement_timeout; nothing was written' }
   if (code === '55P03') return { type: 'lock_timeout', advice: 'another transaction held a lock too long; retry' }
-  if (code.startsWith('40') || code.startsWith('23')) return { type: 'conflict', advice: 'a concurrent transaction conflicted with this one; nothing was written, retry' }
+  if (code.startsWith('40') || code.startsWith('23')) return { type: 'conflict', advice: 'a concurrent writer conflicted with this one; nothing was written: run it again' }
   if (code === '53100') return { type: 'quota_exceeded', advice: 'the database is out of disk space' }
   return { type: 'backend_error', advice: '' }
 }
