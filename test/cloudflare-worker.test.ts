@@ -46,8 +46,9 @@ beforeAll(async () => {
   })
   hrana = await startHranaServer({ authToken: TOKEN })
   mf = new Miniflare({
-    modules: true,
-    script: bundled.outputFiles[0]!.text,
+    // One explicit module, as wrangler uploads it: miniflare's own dependency discovery would reject
+    // supabase-js's optional `import(OTEL_PKG)` (a variable specifier), which workerd only meets at run time.
+    modules: [{ type: 'ESModule', path: 'worker.mjs', contents: bundled.outputFiles[0]!.text }],
     compatibilityDate: '2025-09-01',
     d1Databases: ['DB'],
     bindings: { TURSO_URL: hrana.url, TURSO_TOKEN: TOKEN },
