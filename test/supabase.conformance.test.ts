@@ -327,6 +327,18 @@ describe('supabase: configuration and server answers', () => {
     }
   })
 
+  it('running the SQL again (an upgrade path) keeps every memory and changes nothing else', async () => {
+    const user = randomUUID()
+    const ltm = await createLTM(asUser(user))
+    ok(await ltm.storeBatch([{ key: 'a', value: 'kept across a rerun of the sql', metadata: { n: 1 } }, { key: 'b', value: 'second', ttl: 60 }]))
+    const before = ok(await ltm.search('rerun sql')).results
+    await server.adminQuery(SQL)
+    await server.adminQuery(SQL)
+    expect(ok(await ltm.search('rerun sql')).results).toEqual(before)
+    expect(await (await createLTM(asUser(user))).retrieveBatch(['a', 'b'])).toMatchObject({ success: true, found_count: 2 })
+    expect(await createLTM({ backend: 'supabase', url: server.url, key: server.anonKey }).then((anon) => anon.retrieve('a'))).toMatchObject({ success: false, error_type: 'auth_failed' })
+  })
+
   it('an unreachable project -> connection_timeout', async () => {
     const gone = await startPostgrestServer({ adminUrl: await freshDatabase(), setupSql: SQL })
     await gone.close()
