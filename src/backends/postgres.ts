@@ -32,7 +32,10 @@ export interface PostgresOptions extends BackendOptions {
   pool?: number | PostgresPoolOptions
   /** How long a statement waits for a lock held by another connection before `lock_timeout`, in ms. @default 5000 */
   lockTimeoutMs?: number
-  /** Longest a statement may run before `lock_timeout`, in ms; 0 for no limit. @default 30000 */
+  /**
+   * Longest a statement may run before `lock_timeout`, in ms; 0 for no limit. A server that does not
+   * answer at all within this plus 2 s gives `connection_timeout`. @default 30000
+   */
   statementTimeoutMs?: number
   /** TLS options handed to pg (`true`, or `tls.connect` options), beside what the URL's `sslmode` asks. */
   ssl?: boolean | Record<string, unknown>
@@ -43,6 +46,8 @@ export interface PostgresOptions extends BackendOptions {
    */
   ranking?: Ranking
 }
+
+const QUERY_TIMEOUT_MARGIN_MS = 2000
 
 interface PgModule {
   Pool: new (config: Record<string, unknown>) => PgPool
@@ -109,6 +114,9 @@ export const postgresBackend: BackendDefinition<PostgresOptions> = {
         // Sent at connection start: no extra round trip per statement.
         lock_timeout: lockTimeout,
         statement_timeout: statementTimeout,
+        // The client's own limit, for a server that stopped answering at all (the server cancels at
+        // statement_timeout, so its answer normally arrives well before this).
+        ...(statementTimeout > 0 ? { query_timeout: statementTimeout + QUERY_TIMEOUT_MARGIN_MS } : {}),
       })
     } catch (error) {
       throw new LtmError('invalid_argument', redact(`postgres: ${error instanceof Error ? error.message : String(error)}`))
