@@ -3,8 +3,9 @@
 // password is refused by the real server. As root, initdb and postgres run as the `postgres` user
 // (PostgreSQL refuses to run as root); otherwise as the current user.
 //
-// Durability is traded for speed (fsync, synchronous_commit and full_page_writes off): the data
-// directory is thrown away after the run. Missing binaries fail loudly: this never skips.
+// Durability is traded for speed (fsync and full_page_writes off): commits still reach the operating
+// system before they are acknowledged, so a killed server keeps them, but not a machine crash; the
+// data directory is thrown away after the run. Missing binaries fail loudly: this never skips.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -43,6 +44,10 @@ export interface PostgresServer {
   adminQuery(sql: string, values?: unknown[], database?: string): Promise<pg.QueryResult>
   /** SIGKILL to the postmaster and every backend at once: a crash, not a shutdown. */
   kill(): Promise<void>
+  /** SIGSTOP to the whole server: connections stay open and nothing answers (a hung server or a partition). */
+  pause(): void
+  /** SIGCONT after pause(). */
+  resume(): void
   /** Starts the server again on the same data directory and port (after kill or stop). */
   restart(): Promise<void>
   /** Stops the server (fast shutdown) and deletes the data directory. */
@@ -77,16 +82,19 @@ function freePort(): Promise<number> {
   })
 }
 
-/** Processes of a process group that are not zombies (read from /proc; a zombie holds no port or memory). */
-function liveInGroup(pgid: number): number[] {
+/**
+ * The server's live processes: the postmaster and the children it forked (each backend starts its own
+ * process group, so a group signal would miss them). Read from /proc; zombies hold nothing and are skipped.
+ */
+function serverProcesses(postmaster: number): number[] {
   const pids: number[] = []
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
     try {
-      // Fields after the command name (which may contain spaces): state, ppid, pgrp, ...
+      // Fields after the command name (which may contain spaces): state, ppid, ...
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(name))
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (state !== 'Z' && (Number(name) === postmaster || Number(ppid) === postmaster)) pids.push(Number(name))
     } catch {
       // exited while listing
     }
@@ -94,23 +102,36 @@ function liveInGroup(pgid: number): number[] {
   return pids
 }
 
+function signalAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Every server started by this process, killed at exit if a test run forgot (or crashed before) stop(). */
-const running = new Set<{ pgid: () => number | undefined; dir: string }>()
-process.once('exit', () => {
+const running = new Set<{ postmaster: () => number | undefined; dir: string }>()
+function killAllNow(): void {
   for (const server of running) {
-    const pgid = server.pgid()
-    if (pgid) {
-      try {
-        process.kill(-pgid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
+    const postmaster = server.postmaster()
+    if (postmaster) signalAll(serverProcesses(postmaster), 'SIGKILL')
     rmSync(server.dir, { recursive: true, force: true })
   }
-})
+  running.clear()
+}
+process.once('exit', killAllNow)
+// A test worker ended by a signal runs no 'exit' handlers: clean up, then end as the signal would have.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killAllNow()
+    process.kill(process.pid, signal)
+  })
+}
 
 export async function startPostgresServer(): Promise<PostgresServer> {
   for (const tool of ['initdb', 'postgres']) {
@@ -144,7 +165,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   const port = await freePort()
   let child: ChildProcess | undefined
   let log = ''
-  const entry = { pgid: () => child?.pid, dir }
+  const entry = { postmaster: () => child?.pid, dir }
   running.add(entry)
 
   const admin = (database = 'postgres'): pg.Client =>
@@ -155,10 +176,10 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     const args = [
       '-D', data, '-p', String(port),
       '-c', `listen_addresses=${host}`, '-c', 'unix_socket_directories=',
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      '-c', 'fsync=off', '-c', 'full_page_writes=off',
       '-c', 'max_connections=200', '-c', 'shared_buffers=64MB', '-c', 'log_min_messages=warning',
     ]
-    // detached: its own process group, so kill() reaches the postmaster and every backend it forked.
+    // detached: not in the test runner's process group, so a Ctrl-C reaches it only through our handlers.
     const proc = spawn(join(PG_BIN, 'postgres'), args, { ...asServer, cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     child = proc
     proc.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()))
@@ -208,7 +229,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     await adminQuery(`CREATE ROLE ltm_test LOGIN CREATEDB PASSWORD '${password}'`, [], 'postgres')
     await adminQuery('CREATE DATABASE ltm_test OWNER ltm_test', [], 'postgres')
   } catch (error) {
-    if (child?.pid) process.kill(-child.pid, 'SIGKILL')
+    if (child?.pid) signalAll(serverProcesses(child.pid), 'SIGKILL')
     running.delete(entry)
     rmSync(dir, { recursive: true, force: true })
     throw error
@@ -249,20 +270,20 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     },
     async kill() {
       const proc = child
-      if (proc?.pid) process.kill(-proc.pid, 'SIGKILL')
-      await waitForExit(proc)
-      // Kill what is left of the group (backends) until no live process remains in it.
+      if (!proc?.pid) return
+      // All at once, as a crash would: the postmaster and every backend.
       const deadline = Date.now() + 10_000
-      while (proc?.pid && liveInGroup(proc.pid).length > 0 && Date.now() < deadline) {
-        for (const pid of liveInGroup(proc.pid)) {
-          try {
-            process.kill(pid, 'SIGKILL')
-          } catch {
-            // exited meanwhile
-          }
-        }
+      for (let pids = serverProcesses(proc.pid); pids.length > 0 && Date.now() < deadline; pids = serverProcesses(proc.pid)) {
+        signalAll(pids, 'SIGKILL')
         await sleep(20)
       }
+      await waitForExit(proc)
+    },
+    pause() {
+      if (child?.pid) signalAll(serverProcesses(child.pid), 'SIGSTOP')
+    },
+    resume() {
+      if (child?.pid) signalAll(serverProcesses(child.pid), 'SIGCONT')
     },
     async restart() {
       await launch()
@@ -271,9 +292,10 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       await endAdminPools()
       const proc = child
       if (proc?.pid && proc.exitCode === null && proc.signalCode === null) {
+        signalAll(serverProcesses(proc.pid), 'SIGCONT') // in case a test left it paused
         process.kill(proc.pid, 'SIGINT') // fast shutdown
-        const stopped = await Promise.race([waitForExit(proc).then(() => true), sleep(10_000).then(() => false)])
-        if (!stopped) process.kill(-proc.pid, 'SIGKILL')
+        const stopped = await Promise.race([waitForExit(proc).then(() => true), sleep(5000).then(() => false)])
+        if (!stopped) signalAll(serverProcesses(proc.pid), 'SIGKILL')
         await waitForExit(proc)
       }
       running.delete(entry)
