@@ -4,7 +4,7 @@
 // (locks, timeouts, a wrong password, a newer schema, a killed server).
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { memories, queryList, toBatch } from '../bench/corpus.js'
 import { createLTM, createLTMFromSettings, LtmError, migrate, type BatchEntry, type LTM, type MetadataFilter, type PostgresOptions, type SearchOptions } from '../src/index.node.js'
 import { expectFound, expectInvalid, ok, show } from './conformance/harness.js'
@@ -344,6 +344,30 @@ describe('postgres: bad input gets a typed error and loses nothing', () => {
   })
 })
 
+describe('postgres: several handles on one database', () => {
+  it('handles opening a new database at once create the schema once, and concurrent writers keep the statistics exact', async () => {
+    const url = await server.createSchema()
+    cleanups.push(() => server.dropSchema(url))
+    const handles = await Promise.all(Array.from({ length: 3 }, () => createLTM({ backend: 'postgres', url, pool: 3 })))
+    cleanups.push(...handles.map((h) => () => h.close()))
+    await Promise.all(
+      handles.flatMap((ltm, h) => [
+        ...Array.from({ length: 40 }, (_, i) => ltm.store(`h${h}-${i}`, `writer ${h} item ${i} shared words`)),
+        ltm.storeBatch(Array.from({ length: 30 }, (_, i) => ({ key: `batch-${i}`, value: `batch ${i} from ${h}`, metadata: { h } }))),
+        ltm.namespace('other').store('x', 'other namespace'),
+      ]),
+    )
+    const other = await rawClient(url)
+    const { rows } = await other.query(`SELECT n.name, n.doc_count::int, n.token_count::int, count(m.*)::int AS rows, COALESCE(sum(m.doc_len), 0)::int AS tokens
+      FROM ltm_namespaces n LEFT JOIN ltm_memories m ON m.ns = n.name GROUP BY n.name, n.doc_count, n.token_count ORDER BY n.name`)
+    expect(rows).toEqual([
+      { name: '', doc_count: 150, token_count: rows[0].tokens, rows: 150, tokens: rows[0].tokens },
+      { name: 'other', doc_count: 1, token_count: 2, rows: 1, tokens: 2 },
+    ])
+    expect(ok(await handles[0]!.search('shared', null, 500)).count).toBe(120)
+  })
+})
+
 describe('postgres: options and settings', () => {
   it('invalid options throw LtmError invalid_argument', async () => {
     for (const options of [
@@ -356,6 +380,20 @@ describe('postgres: options and settings', () => {
       await expect(createLTM({ backend: 'postgres', ...options } as PostgresOptions), JSON.stringify(options)).rejects.toMatchObject({ name: 'LtmError', code: 'invalid_argument' })
     }
     await expect(createLTM({ backend: 'postgres' } as PostgresOptions)).rejects.toBeInstanceOf(LtmError)
+  })
+
+  it('without pg installed, every call returns dependency_missing with the install command', async () => {
+    vi.doMock('pg', () => {
+      throw new Error("Cannot find package 'pg'")
+    })
+    try {
+      const { postgresBackend } = await import('../src/backends/postgres.js')
+      const failure = await postgresBackend.open({ backend: 'postgres', url: server.url }).catch((error: unknown) => error)
+      expect(failure).toMatchObject({ name: 'LtmFailure', errorType: 'dependency_missing' })
+      expect((failure as Error).message).toContain('npm install pg')
+    } finally {
+      vi.doUnmock('pg')
+    }
   })
 
   it('opens from agent settings (ltm_backend, ltm_url, ltm_pool)', async () => {
