@@ -190,13 +190,24 @@ describe('firestore: search parity with the sqlite backend', () => {
   let firestore: LTM
 
   beforeAll(async () => {
-    sqlite = await createLTM({ backend: 'sqlite', path: ':memory:' })
-    firestore = await createLTM(options(emulator.newProjectId('parity')))
+    // The same clock sequence for both (a second per call), so listings order by the same timestamps.
+    let clock = 0
+    const now = () => clock
+    sqlite = await createLTM({ backend: 'sqlite', path: ':memory:', now })
+    firestore = await createLTM(options(emulator.newProjectId('parity'), { now }))
     for (const ltm of [sqlite, firestore]) {
+      clock = Date.UTC(2025, 0, 15)
+      const tick = () => (clock += 1000)
       ok(await ltm.storeBatch(toBatch(CORPUS.slice(0, 150))))
       // One at a time too, with overwrites and a delete, so statistics move both ways.
-      for (const m of CORPUS.slice(150)) ok(await ltm.store(m.key, m.value, m.metadata))
-      for (const m of CORPUS.slice(0, 10)) ok(await ltm.store(m.key, `${JSON.stringify(m.value)} revised note`, m.metadata))
+      for (const m of CORPUS.slice(150)) {
+        ok(await ltm.store(m.key, m.value, m.metadata))
+        tick()
+      }
+      for (const m of CORPUS.slice(0, 10)) {
+        ok(await ltm.store(m.key, `${JSON.stringify(m.value)} revised note`, m.metadata))
+        tick()
+      }
       ok(await ltm.delete(CORPUS[20]!.key))
     }
   }, 60_000)
@@ -318,6 +329,73 @@ describe('firestore: statistics stay exact with concurrent writers', () => {
     const retries = await Promise.all(handles.map(async (ltm) => (ok(await ltm.stats()) as unknown as { write_retries: number }).write_retries))
     console.log('precondition retries per handle:', retries)
     await Promise.all(handles.map((ltm) => ltm.close()))
+  })
+})
+
+describe('firestore: transactions and other writers', () => {
+  it('a search inside a transaction reads the statistics outside it, its candidates inside it', async () => {
+    // Every write of a namespace increments its statistics documents, and Firestore locks what a
+    // transaction reads: read inside, they would stall every writer of the namespace until the commit.
+    // The candidates are read inside, so the transaction's decisions rest on a consistent result (the
+    // emulator locks the whole collection for a transactional query; Firestore, the ranges it scanned).
+    const sent: Array<{ url: string; body: string }> = []
+    const recording = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      sent.push({ url: String(input), body: new TextDecoder().decode(init?.body as Uint8Array) })
+      return fetch(input, init)
+    }) as typeof fetch
+    const ltm = await createLTM(options(emulator.newProjectId('txstats'), { fetch: recording }))
+    ok(await ltm.storeBatch([{ key: 'coffee', value: 'coffee with milk' }, { key: 'tea', value: 'green tea' }]))
+    sent.length = 0
+    const result = await ltm.transaction(async (tx) => {
+      ok(await tx.store('coffee', 'coffee with oat milk'))
+      expect(ok(await tx.search('coffee milk mil*')).results.map((r) => r.key)).toEqual(['coffee'])
+    })
+    expect(result).toMatchObject({ success: true, committed: true })
+    const inTransaction = (body: string): boolean => /"(transaction|newTransaction)"/.test(body)
+    const reads = sent.filter((r) => !r.url.endsWith(':commit') && !r.url.endsWith(':rollback'))
+    const statistics = reads.filter((r) => r.body.includes('memories_namespaces') || r.body.includes('"memories_terms"') || r.url.endsWith(':runAggregationQuery'))
+    expect(statistics.length).toBeGreaterThanOrEqual(3) // corpus, prefix expansion, prefix count
+    for (const request of statistics) expect(inTransaction(request.body), request.url).toBe(false)
+    const candidates = reads.filter((r) => r.url.endsWith(':runQuery') && r.body.includes('"collectionId":"memories"'))
+    expect(candidates).toHaveLength(1)
+    expect(inTransaction(candidates[0]!.body)).toBe(true)
+    await ltm.close()
+  })
+
+  it('a transaction reads what it wrote, searches with its own writes counted, and keeps the statistics exact', async () => {
+    const projectId = emulator.newProjectId('txoverlay')
+    // One fixed clock for both: equal timestamps, so the listing's tie-break (creation order) decides.
+    const now = () => Date.UTC(2025, 0, 15)
+    const ltm = await createLTM(options(projectId, { now }))
+    const sqlite = await createLTM({ backend: 'sqlite', path: ':memory:', now })
+    const rows = [
+      { key: 'a', value: 'apple banana' },
+      { key: 'b', value: 'banana cherry' },
+      { key: 'c', value: 'cherry apple apple' },
+    ]
+    for (const store of [ltm, sqlite]) ok(await store.storeBatch(rows))
+    const inside = async (store: LTM) =>
+      (
+        await store.transaction(async (tx) => {
+          ok(await tx.store('d', 'apple apricot'))
+          ok(await tx.delete('b'))
+          ok(await tx.store('c', 'cherry'))
+          return {
+            words: ok(await tx.search('apple cherry')).results.map((r) => [r.key, r.score]),
+            prefix: ok(await tx.search('ap*')).results.map((r) => [r.key, r.score]),
+            list: ok(await tx.search(null)).results.map((r) => r.key),
+          }
+        })
+      ) as { value: { words: Array<[string, number]>; prefix: Array<[string, number]>; list: string[] } }
+    const [mine, reference] = [await inside(ltm), await inside(sqlite)]
+    expect(mine.value.list).toEqual(reference.value.list)
+    for (const kind of ['words', 'prefix'] as const) {
+      expect(mine.value[kind].map(([key]) => key)).toEqual(reference.value[kind].map(([key]) => key))
+      mine.value[kind].forEach(([, score], i) => expect(Math.abs(score - reference.value[kind][i]![1])).toBeLessThan(1e-9))
+    }
+    const { stored, recomputed } = await statistics(projectId)
+    expect(stored).toEqual(recomputed)
+    await Promise.all([ltm.close(), sqlite.close()])
   })
 })
 

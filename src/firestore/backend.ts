@@ -364,7 +364,11 @@ export class FirestoreMemoryBackend implements MemoryBackend {
     const early = quick && quickAnyOf.length > 0 ? this.#candidates(ns, quickAnyOf, filter, session, overlay) : null
     early?.catch(() => undefined)
 
-    const [corpus, serverExpansions] = await Promise.all([store.corpus(ns, exact, session), Promise.all(prefixes.map((p) => store.expand(ns, p.term, p.hi!, session)))])
+    // Statistics are read outside any transaction: every write of the namespace increments them, so
+    // a transaction holding them (Firestore locks what a transaction reads) would stall every writer.
+    // They only weigh the ranking; the transaction's own writes are added from its overlay.
+    const stats = NO_SESSION
+    const [corpus, serverExpansions] = await Promise.all([store.corpus(ns, exact, stats), Promise.all(prefixes.map((p) => store.expand(ns, p.term, p.hi!, stats)))])
     const delta = overlay?.delta(ns)
     if (delta) {
       corpus.docCount += delta.docCount
@@ -403,7 +407,7 @@ export class FirestoreMemoryBackend implements MemoryBackend {
       Promise.all(
         prefixes.map(async (p) => {
           const expansion = [...expansionOf(p).keys()]
-          const server = expansion.length === 0 ? 0 : await store.countAny(ns, expansion, session)
+          const server = expansion.length === 0 ? 0 : await store.countAny(ns, expansion, stats)
           return server + (overlay?.rangeCountDelta(ns, p.term, p.hi!) ?? 0)
         }),
       ),
