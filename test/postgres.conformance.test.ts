@@ -460,6 +460,12 @@ describe('postgres: faults give typed errors and leave data unchanged', () => {
     expect((result as { error: string }).error).toContain('28P01')
     for (const secret of ['Wr0ng-Secret!pw', encodeURIComponent('Wr0ng-Secret!pw'), own.password]) expect(JSON.stringify(result)).not.toContain(secret)
     expect(await ltm.search('v')).toMatchObject({ success: false, error_type: 'auth_failed' })
+    // The password as a URL parameter, as pg also reads it.
+    const asParameter = await createLTM({ backend: 'postgres', url: `postgres://ltm_test@${own.host}:${own.port}/ltm_test?password=Param-Secret-77` })
+    cleanups.push(() => asParameter.close())
+    const refused = await asParameter.retrieve('k')
+    expect(refused).toMatchObject({ success: false, error_type: 'auth_failed' })
+    expect(JSON.stringify(refused)).not.toContain('Param-Secret-77')
     const right = await createLTM({ backend: 'postgres', url: own.url })
     cleanups.push(() => right.close())
     expect(await right.retrieve('k')).toMatchObject({ success: true, found: false })

@@ -61,19 +61,26 @@ function wholeMs(value: unknown, name: string, fallback: number, min = 0): numbe
   return value
 }
 
-/** Secrets a URL carries (the password, raw and decoded) and a redactor that also hides any URL's password. */
+/**
+ * A redactor for messages: it knows the URL's password (in its user part or as `?password=`, raw and
+ * decoded) and also hides the password of any postgres URL a message might quote.
+ */
 function redactorFor(url: string): (text: string) => string {
   const redactor = new Redactor()
-  const password = /^[a-z]+:\/\/[^:@/]*:([^@/]*)@/i.exec(url)?.[1]
-  if (password) {
-    redactor.add(password)
-    try {
-      redactor.add(decodeURIComponent(password))
-    } catch {
-      // not percent-encoded
-    }
+  const raw = /^[a-z]+:\/\/[^:@/]*:([^@/]*)@/i.exec(url)?.[1]
+  redactor.add(raw)
+  try {
+    const parsed = new URL(url)
+    redactor.add(decodeURIComponent(parsed.password))
+    redactor.add(parsed.searchParams.get('password'))
+  } catch {
+    // pg parses what URL cannot; the raw password is known anyway
   }
-  return (text) => redactor.redact(text).replace(/(postgres(?:ql)?:\/\/[^:@/\s]*:)[^@\s]*@/gi, '$1[REDACTED]@')
+  return (text) =>
+    redactor
+      .redact(text)
+      .replace(/(postgres(?:ql)?:\/\/[^:@/\s]*:)[^@\s]*@/gi, '$1[REDACTED]@')
+      .replace(/([?&]password=)[^&\s]+/gi, '$1[REDACTED]')
 }
 
 export const postgresBackend: BackendDefinition<PostgresOptions> = {

@@ -28,7 +28,8 @@ import { MEMORY_COLUMNS, assertStorableText, live, param } from './statements.js
  * not proximity in the original text. Cheaper (no document-frequency counts), but its scores are
  * not comparable with other backends', and it does not give "rarer words weigh more".
  *
- * In both, metadata filters and expiry apply before ORDER BY ... LIMIT; ties go to the newer row.
+ * In both, metadata filters and expiry apply before ORDER BY ... LIMIT; equal scores go to the memory
+ * inserted last (as on SQLite, whose tie-break is the rowid).
  */
 export type Ranking = 'bm25' | 'ts_rank_cd'
 
