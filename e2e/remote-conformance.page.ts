@@ -26,11 +26,17 @@ export interface SupabaseTarget {
   jwtSecret: string
   accessToken?: string
 }
+/** The official Firestore emulator; every store opened is a new project (an empty database). */
+export interface FirestoreTarget {
+  baseUrl: string
+  projectId?: string
+}
 /** What the Node side passes in the URL fragment: one database per store a test may open at once. */
 export interface RemoteTargets {
   turso: TursoTarget[]
   d1: D1Target[]
   supabase: SupabaseTarget[]
+  firestore: FirestoreTarget[]
 }
 
 /** Referencing tables first: D1 enforces foreign keys. Triggers and indexes go with their tables. */
@@ -55,6 +61,11 @@ async function newSupabaseUser(target: SupabaseTarget): Promise<void> {
   const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ aud: 'authenticated', role: 'authenticated', sub: crypto.randomUUID(), iat: now, exp: now + 3600 })}`
   const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(target.jwtSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
   target.accessToken = `${unsigned}.${encode(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(unsigned))))}`
+}
+
+let projects = 0
+async function newFirestoreProject(target: FirestoreTarget): Promise<void> {
+  target.projectId = `e2e-${Date.now().toString(36)}-${projects++}`
 }
 
 /** Each open() in a test empties and opens the next database; reopen() opens the last one again. */
@@ -84,4 +95,5 @@ runInPage(() => {
   registerSuite('turso (built browser bundle in Chromium, Hrana over HTTP)', targets.turso, emptyTurso, (t) => ({ backend: 'turso', url: t.url, authToken: t.authToken }), 'interactive')
   registerSuite('d1 (built browser bundle in Chromium, REST API)', targets.d1, emptyD1, (t) => ({ backend: 'd1', baseUrl: t.baseUrl, accountId: t.accountId, databaseId: t.databaseId, apiToken: t.apiToken }), 'batched')
   registerSuite('supabase (built browser bundle in Chromium, supabase-js)', targets.supabase, newSupabaseUser, (t) => ({ backend: 'supabase', url: t.url, key: t.anonKey, accessToken: t.accessToken }), 'batched')
+  registerSuite('firestore (built browser bundle in Chromium, REST, official emulator)', targets.firestore, newFirestoreProject, (t) => ({ backend: 'firestore', projectId: t.projectId!, collection: 'memories', auth: 'owner', baseUrl: t.baseUrl }), 'interactive')
 })

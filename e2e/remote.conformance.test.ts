@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startD1Server, type D1Server } from '../test/servers/d1-server.js'
+import { startFirestoreEmulator, type FirestoreEmulator } from '../test/servers/firestore-emulator.js'
 import { startHranaServer, type HranaServer } from '../test/servers/hrana-server.js'
 import { startPostgresServer, type PostgresServer } from '../test/servers/postgres-server.js'
 import { startPostgrestServer, type PostgrestServer } from '../test/servers/postgrest-server.js'
@@ -29,6 +30,7 @@ describe('remote backends in Chromium, on the built browser bundle', () => {
   let d1: D1Server[] = []
   let postgres: PostgresServer | undefined
   let postgrest: PostgrestServer | undefined
+  let firestore: FirestoreEmulator | undefined
   let state: E2eState
   const problems: string[] = []
   let setupError: unknown
@@ -47,12 +49,14 @@ describe('remote backends in Chromium, on the built browser bundle', () => {
         Promise.all(Array.from({ length: DATABASES }, () => startD1Server({ apiToken: TOKEN }))),
         startSupabase(),
       ])
+      firestore = await startFirestoreEmulator()
       server = await startStaticServer(bundle.files)
       browser = await launchChromium()
       const targets: RemoteTargets = {
         turso: hrana.map((h) => ({ url: h.url, authToken: TOKEN })),
         d1: d1.map((d) => ({ baseUrl: d.baseUrl, accountId: d.accountId, databaseId: d.databaseId, apiToken: TOKEN })),
         supabase: [{ url: postgrest.url, anonKey: postgrest.anonKey, jwtSecret: postgrest.jwtSecret }],
+        firestore: [{ baseUrl: firestore.baseUrl }],
       }
       state = await runPage(browser.context, `${server.url}${PAGES.remoteConformance.path}#${encodeURIComponent(JSON.stringify(targets))}`, problems, RUN_TIMEOUT_MS)
     } catch (error) {
@@ -70,6 +74,7 @@ describe('remote backends in Chromium, on the built browser bundle', () => {
     await Promise.all([...hrana.map((h) => h.close()), ...d1.map((d) => d.close())])
     await postgrest?.close()
     await postgres?.stop()
+    await firestore?.stop()
   })
 
   it('the page bundles the built SDK and the real @libsql/client, nothing from src/', () => {
@@ -87,11 +92,12 @@ describe('remote backends in Chromium, on the built browser bundle', () => {
     expect(state.results.filter((r) => r.name.startsWith('conformance: turso')).length).toBeGreaterThan(115)
     expect(state.results.filter((r) => r.name.startsWith('conformance: d1')).length).toBeGreaterThan(115)
     expect(state.results.filter((r) => r.name.startsWith('conformance: supabase')).length).toBeGreaterThan(115)
+    expect(state.results.filter((r) => r.name.startsWith('conformance: firestore')).length).toBeGreaterThan(115)
     expect(state.pageErrors).toEqual([])
     expect(problems.filter((line) => !line.startsWith('[chromium console.warning]'))).toEqual([])
   })
 
-  it('passes every conformance test for turso, d1 and supabase in Chromium', () => {
+  it('passes every conformance test for turso, d1, supabase and firestore in Chromium', () => {
     const failed = state.results.filter((result) => result.status !== 'passed')
     console.log(`chromium remote conformance: ${state.results.length - failed.length} passed, ${failed.length} failed, of ${state.results.length}`)
     for (const result of state.results) expect.soft(result.status, `${result.name}\n${result.error ?? ''}`).toBe('passed')
