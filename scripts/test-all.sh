@@ -32,6 +32,20 @@ if [ ! -x /usr/lib/postgresql/15/bin/postgres ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15
 fi
 
+# The firestore backend's tests start the official Firestore emulator (a Java jar from Debian's
+# google-cloud-cli-firestore-emulator package, present on these machines) and fail without it.
+if ! command -v java >/dev/null; then
+  echo "test-all: installing a Java runtime for the Firestore emulator"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless
+fi
+if [ ! -f /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar ]; then
+  echo "test-all: installing the Firestore emulator"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq google-cloud-cli-firestore-emulator \
+    || { echo "test-all: the Firestore emulator is missing and could not be installed (package google-cloud-cli-firestore-emulator)"; exit 1; }
+fi
+
 # Not `npm ci`: the registry reachable here serves only this platform's optional packages (rollup's
 # and esbuild's binaries for other systems answer 404), so the lockfile cannot list them and npm ci
 # refuses it. `npm install` installs the lockfile's versions all the same.
