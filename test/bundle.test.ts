@@ -72,7 +72,7 @@ describe('browser bundle', () => {
     const foreign = [...specifiers].filter((s) => !s.startsWith('./'))
     // yaml and idb are dependencies the bundler resolves; nothing may be a Node built-in or a native driver.
     expect(foreign.filter((s) => NODE_BUILTINS.has(s) || s === 'better-sqlite3' || s === 'libsql')).toEqual([])
-    expect(foreign.sort()).toEqual(['@libsql/client/web', 'idb', 'sql.js', 'yaml'].filter((s) => foreign.includes(s)))
+    expect(foreign.sort()).toEqual(['@libsql/client/web', '@supabase/supabase-js', 'idb', 'sql.js', 'yaml'].filter((s) => foreign.includes(s)))
   })
 
   it('package.json routes browser and worker to the browser build, types first', () => {
