@@ -40,71 +40,49 @@ language sql immutable parallel safe set search_path = '' as $$
   select ('''' || replace(replace(term, '\', '\\'), '''', '''''') || '''' || case when prefix then ':*' else '' end)::tsquery
 $$;
 
--- Occurrences of a term (or of every term starting with a prefix) in a memory's terms.
-create or replace function agent_ltm.term_frequency(terms jsonb, term text, prefix boolean) returns double precision
-language sql immutable parallel safe set search_path = '' as $$
-  select case when not prefix then (terms ->> term)::double precision
-              else (select sum(f.value::double precision) from jsonb_each_text(terms) as f where starts_with(f.key, term)) end
-$$;
-
--- The metadata value at a dotted path, descending through objects only (`a.0` never indexes an
--- array), NULL when missing: the SQLite core's `$."a"."b"` semantics.
-create or replace function agent_ltm.value_at(doc jsonb, path jsonb) returns jsonb
+-- A metadata filter, as src/core/filter.ts parses it (a JSON array of conditions {"path": [...],
+-- "op": "$eq", "value": v}, {"op": "$in", "values": [...]}, {"op": "$exists", "exists": true}),
+-- compiled to one SQL predicate over m.metadata. The predicate holds no text of the filter: paths
+-- and values are read from the filter itself, passed as parameter $<p_param>, by position, so any
+-- key or value is safe. Semantics of the SQLite core: a path descends objects only (`->` with a
+-- text key is NULL on an array); equality is type-strict (jsonb equality: 1 is not "1" nor true,
+-- objects regardless of key order); $ne and $nin also match a missing key; $gt.. compare a number
+-- with numbers (as doubles) and a string with strings (byte-wise, as SQLite's BINARY collation).
+create or replace function agent_ltm.filter_sql(p_filter jsonb, p_param integer) returns text
 language plpgsql immutable parallel safe set search_path = '' as $$
 declare
-  segment text;
+  c jsonb;
+  i integer := 0;
+  f text;
+  v text;
+  cmp text;
+  parts text[] := '{}';
 begin
-  for segment in select jsonb_array_elements_text(path) loop
-    if doc is null or jsonb_typeof(doc) <> 'object' then return null; end if;
-    doc := doc -> segment;
+  for c in select x from jsonb_array_elements(coalesce(p_filter, '[]'::jsonb)) as t(x) loop
+    f := format('($%s -> %s)', p_param, i);
+    v := 'm.metadata';
+    for j in 0 .. coalesce(jsonb_array_length(c -> 'path'), 0) - 1 loop
+      v := format('(%s -> (%s -> ''path'' ->> %s))', v, f, j);
+    end loop;
+    cmp := case c ->> 'op' when '$gt' then '>' when '$gte' then '>=' when '$lt' then '<' when '$lte' then '<=' end;
+    parts := parts || case
+      when c ->> 'op' = '$eq' then format('coalesce(%s = (%s -> ''value''), false)', v, f)
+      when c ->> 'op' = '$ne' then format('not coalesce(%s = (%s -> ''value''), false)', v, f)
+      when c ->> 'op' = '$in' then format('coalesce(%s in (select x from jsonb_array_elements(%s -> ''values'') as x), false)', v, f)
+      when c ->> 'op' = '$nin' then format('not coalesce(%s in (select x from jsonb_array_elements(%s -> ''values'') as x), false)', v, f)
+      when c ->> 'op' = '$exists' then format('((%s is not null) = (%s ->> ''exists'')::boolean)', v, f)
+      when cmp is not null and jsonb_typeof(c -> 'value') = 'number' then
+        format('coalesce(case when jsonb_typeof(%s) = ''number'' then (%s #>> ''{}'')::double precision %s (%s ->> ''value'')::double precision end, false)', v, v, cmp, f)
+      when cmp is not null and jsonb_typeof(c -> 'value') = 'string' then
+        format('coalesce(case when jsonb_typeof(%s) = ''string'' then (%s #>> ''{}'') collate "C" %s (%s ->> ''value'') collate "C" end, false)', v, v, cmp, f)
+    end;
+    if parts[array_length(parts, 1)] is null then
+      raise exception 'agent-ltm: unsupported metadata filter condition %', c using errcode = '22023';
+    end if;
+    i := i + 1;
   end loop;
-  return doc;
+  return coalesce(nullif(array_to_string(parts, ' and '), ''), 'true');
 end $$;
-
--- One metadata condition, as src/core/filter.ts parses it: {"path": [...], "op": "$eq", "value": v},
--- {"op": "$in", "values": [...]}, {"op": "$exists", "exists": true}. Never NULL. Equality is
--- type-strict (jsonb equality: 1 is not "1" nor true; objects regardless of key order); $ne and $nin
--- also match a missing key; $gt.. compare a number with numbers (as doubles) and a string with
--- strings (byte-wise, as SQLite's BINARY collation).
-create or replace function agent_ltm.condition_holds(metadata jsonb, c jsonb) returns boolean
-language plpgsql immutable parallel safe set search_path = '' as $$
-declare
-  v jsonb := agent_ltm.value_at(metadata, c -> 'path');
-  op text := c ->> 'op';
-  operand jsonb := c -> 'value';
-  result boolean;
-begin
-  case op
-    when '$eq' then return coalesce(v = operand, false);
-    when '$ne' then return not coalesce(v = operand, false);
-    when '$in' then return coalesce(v is not null and exists (select 1 from jsonb_array_elements(c -> 'values') as x where x = v), false);
-    when '$nin' then return not coalesce(v is not null and exists (select 1 from jsonb_array_elements(c -> 'values') as x where x = v), false);
-    when '$exists' then return (v is not null) = (c ->> 'exists')::boolean;
-    when '$gt', '$gte', '$lt', '$lte' then
-      if jsonb_typeof(operand) = 'number' then
-        if jsonb_typeof(v) is distinct from 'number' then return false; end if;
-        result := case op when '$gt' then (v #>> '{}')::double precision > (operand #>> '{}')::double precision
-                          when '$gte' then (v #>> '{}')::double precision >= (operand #>> '{}')::double precision
-                          when '$lt' then (v #>> '{}')::double precision < (operand #>> '{}')::double precision
-                          else (v #>> '{}')::double precision <= (operand #>> '{}')::double precision end;
-      else
-        if jsonb_typeof(v) is distinct from 'string' then return false; end if;
-        result := case op when '$gt' then (v #>> '{}') collate "C" > (operand #>> '{}') collate "C"
-                          when '$gte' then (v #>> '{}') collate "C" >= (operand #>> '{}') collate "C"
-                          when '$lt' then (v #>> '{}') collate "C" < (operand #>> '{}') collate "C"
-                          else (v #>> '{}') collate "C" <= (operand #>> '{}') collate "C" end;
-      end if;
-      return coalesce(result, false);
-    else
-      raise exception 'agent-ltm: unknown metadata filter operator %', op using errcode = '22023';
-  end case;
-end $$;
-
--- Every condition of a filter (a JSON array of conditions) holds.
-create or replace function agent_ltm.filter_holds(metadata jsonb, filter jsonb) returns boolean
-language sql immutable parallel safe set search_path = '' as $$
-  select coalesce(bool_and(agent_ltm.condition_holds(metadata, c)), true) from jsonb_array_elements(coalesce(filter, '[]'::jsonb)) as c
-$$;
 
 create table if not exists public.agent_ltm_memories (
   id bigint generated always as identity,
@@ -289,45 +267,48 @@ $$;
 -- [{term, prefix, role}] with role 0 optional, 1 required, 2 excluded. BM25 exactly as SQLite
 -- FTS5's bm25() (k1 1.2, b 0.75, idf ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6), positive,
 -- with N, n and the average length from this user's namespace; a prefix term sums the frequencies of
--- every term it covers. The metadata filter (p_filter, see condition_holds) and expiry apply before
--- the limit. Ties go to the most recently inserted row.
+-- every term it covers. The metadata filter (p_filter, see filter_sql) and expiry apply before the
+-- limit. Ties go to the most recently inserted row.
 create or replace function public.agent_ltm_search(p_namespace text, p_terms jsonb, p_filter jsonb, p_limit integer, p_now bigint)
 returns table (key text, value text, metadata text, content_hash text, created_at bigint, updated_at bigint, expires_at bigint, score double precision)
 language plpgsql stable security invoker set search_path = '' as $$
 declare
-  v_owner uuid := agent_ltm.owner();
-  v_required integer;
+  v_filter text := agent_ltm.filter_sql(p_filter, 3);
 begin
+  -- Parameters: $1 namespace, $2 terms, $3 filter, $4 limit, $5 now, $6 owner, $7 required terms.
   if p_terms is null or jsonb_array_length(p_terms) = 0 then
-    return query
+    return query execute format($sql$
       select m.key, m.value, m.metadata_json, m.content_hash, m.created_at, m.updated_at, m.expires_at, 0::double precision
       from public.agent_ltm_memories m
-      where m.owner = v_owner and m.ns = p_namespace and (m.expires_at is null or m.expires_at > p_now)
-        and agent_ltm.filter_holds(m.metadata, p_filter)
+      where m.owner = $6 and m.ns = $1 and (m.expires_at is null or m.expires_at > $5) and %s
       order by m.updated_at desc, m.id desc
-      limit p_limit;
+      limit $4 $sql$, v_filter)
+    using p_namespace, p_terms, p_filter, p_limit, p_now, agent_ltm.owner(), 0;
     return;
   end if;
-  select count(*) filter (where (t ->> 'role')::integer = 1) into v_required from jsonb_array_elements(p_terms) as t;
-  return query
+  return query execute format($sql$
     with st as (
       select coalesce(max(n.doc_count), 0)::double precision as n,
              case when coalesce(max(n.doc_count), 0) > 0 then max(n.token_count)::double precision / max(n.doc_count) else 1.0 end as avgdl
-      from public.agent_ltm_namespaces n where n.owner = v_owner and n.ns = p_namespace
+      from public.agent_ltm_namespaces n where n.owner = $6 and n.ns = $1
     ),
     q as materialized (
       select x.i as qi, x.t ->> 'term' as term, coalesce((x.t ->> 'prefix')::boolean, false) as prefix, (x.t ->> 'role')::integer as role,
              agent_ltm.term_query(x.t ->> 'term', coalesce((x.t ->> 'prefix')::boolean, false)) as tq
-      from jsonb_array_elements(p_terms) with ordinality as x(t, i)
+      from jsonb_array_elements($2) with ordinality as x(t, i)
     ),
     -- Each term's matches: through the GIN index, plus the few rows too large to index.
     matches as materialized (
-      select q.qi, m.id, m.doc_len, agent_ltm.term_frequency(m.terms, q.term, q.prefix) as tf
-      from q join public.agent_ltm_memories m on m.owner = v_owner and m.ns = p_namespace and m.fts @@ q.tq
+      select q.qi, m.id, m.doc_len, tf.tf
+      from q join public.agent_ltm_memories m on m.owner = $6 and m.ns = $1 and m.fts @@ q.tq
+      cross join lateral (select case when not q.prefix then (m.terms ->> q.term)::double precision
+        else (select sum(f.value::double precision) from jsonb_each_text(m.terms) as f where starts_with(f.key, q.term)) end as tf) tf
       union all
-      select q.qi, m.id, m.doc_len, agent_ltm.term_frequency(m.terms, q.term, q.prefix)
-      from q join public.agent_ltm_memories m on m.owner = v_owner and m.ns = p_namespace and m.fts is null
-      where agent_ltm.term_frequency(m.terms, q.term, q.prefix) > 0
+      select q.qi, m.id, m.doc_len, tf.tf
+      from q join public.agent_ltm_memories m on m.owner = $6 and m.ns = $1 and m.fts is null
+      cross join lateral (select case when not q.prefix then (m.terms ->> q.term)::double precision
+        else (select sum(f.value::double precision) from jsonb_each_text(m.terms) as f where starts_with(f.key, q.term)) end as tf) tf
+      where tf.tf > 0
     ),
     t as (
       select q.qi, q.role, ln((st.n - d.df + 0.5) / (d.df + 0.5)) as raw_idf
@@ -336,16 +317,19 @@ begin
     scored as (
       select h.id,
         sum(case when t.role = 2 then 0
-                 else (case when t.raw_idf <= 0 then 1e-6 else t.raw_idf end) * (h.tf * 2.2) / (h.tf + 1.2 * (0.25 + 0.75 * h.doc_len / st.avgdl)) end) as score
+                 else (case when t.raw_idf <= 0 then 1e-6 else t.raw_idf end) * (h.tf * 2.2) / (h.tf + 1.2 * (0.25 + 0.75 * h.doc_len::double precision / st.avgdl)) end) as score
       from matches h join t on t.qi = h.qi cross join st
       group by h.id
-      having sum((t.role = 2)::integer) = 0 and sum((t.role <> 2)::integer) > 0 and sum((t.role = 1)::integer) = v_required
+      having sum((t.role = 2)::integer) = 0 and sum((t.role <> 2)::integer) > 0 and sum((t.role = 1)::integer) = $7
     )
+    -- Best first, memory rows read one by one until the limit has passed the filter.
     select m.key, m.value, m.metadata_json, m.content_hash, m.created_at, m.updated_at, m.expires_at, s.score
-    from scored s join public.agent_ltm_memories m on m.id = s.id
-    where (m.expires_at is null or m.expires_at > p_now) and agent_ltm.filter_holds(m.metadata, p_filter)
-    order by s.score desc, m.id desc
-    limit p_limit;
+    from (select * from scored order by score desc, id desc) s
+    cross join lateral (select * from public.agent_ltm_memories m where m.id = s.id and (m.expires_at is null or m.expires_at > $5) and %s) m
+    order by s.score desc, s.id desc
+    limit $4 $sql$, v_filter)
+  using p_namespace, p_terms, p_filter, p_limit, p_now, agent_ltm.owner(),
+    (select count(*)::integer from jsonb_array_elements(p_terms) as t where (t ->> 'role')::integer = 1);
 end $$;
 
 -- Deletes the namespace's expired memories; returns how many.

@@ -166,6 +166,29 @@ describe('supabase: search parity with the embedded backend', () => {
     await Promise.all([sqlite.close(), supabase.close()])
   })
 
+  it('metadata filters with hostile keys and values, array paths and mixed types select what sqlite selects', async () => {
+    const sqlite = await createLTM({ backend: 'sqlite', path: ':memory:' })
+    const supabase = await createLTM(asUser(randomUUID()))
+    const rows = [
+      { key: 'quotes', value: 'v', metadata: { "it's": 1, 'say "x"': 'a', '%s $3': true, tags: ['x', 'y'], nested: { 'k.e': 1 } } },
+      { key: 'numbers', value: 'v', metadata: { n: 10, big: 1e300, neg: -0.5, tags: { 0: 'x' } } },
+      { key: 'strings', value: 'v', metadata: { n: '10', s: 'é', t: 'Z', u: null } },
+      { key: 'empty', value: 'v', metadata: {} },
+    ]
+    ok(await sqlite.storeBatch(rows))
+    ok(await supabase.storeBatch(rows))
+    const filters: MetadataFilter[] = [
+      { "it's": 1 }, { 'say "x"': 'a' }, { '%s $3': true }, { 'tags.0': 'x' }, { tags: ['x', 'y'] }, { tags: { $in: [['x', 'y']] } },
+      { n: { $gt: 9 } }, { n: { $gt: '1' } }, { big: { $gte: 1e299 } }, { neg: { $lt: 0 } }, { s: { $gt: 'z' } }, { t: { $lt: 'a' } },
+      { u: null }, { u: { $exists: true } }, { u: { $ne: null } }, { n: { $nin: [10, '10'] } }, { 'nested.k': { $exists: false } },
+    ]
+    for (const filter of filters) {
+      const expected = ok(await sqlite.search(null, filter, 10)).results.map((h) => h.key).sort()
+      expect(ok(await supabase.search(null, filter, 10)).results.map((h) => h.key).sort(), JSON.stringify(filter)).toEqual(expected)
+    }
+    await Promise.all([sqlite.close(), supabase.close()])
+  })
+
   it('settings: ltm_backend supabase with ltm_url, ltm_key and ltm_access_token', async () => {
     const user = randomUUID()
     const ltm = await createLTMFromSettings({ ltm_backend: 'supabase', ltm_url: server.url, ltm_key: '${SUPABASE_KEY}', ltm_access_token: '{{ secrets.token }}' }, { env: { SUPABASE_KEY: server.anonKey }, secrets: { token: server.userToken(user) } })
