@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createClient } from '@supabase/supabase-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLTM, createLTMFromSettings, migrate, type LTM, type MetadataFilter, type SupabaseOptions } from '../src/index.node.js'
+import { createLTM, createLTMFromSettings, migrate, type BatchEntry, type LTM, type MetadataFilter, type SupabaseOptions } from '../src/index.node.js'
 import { memories, queryList, toBatch } from '../bench/corpus.js'
 import { runConformance } from './conformance/suite.js'
 import { ok } from './conformance/harness.js'
@@ -169,7 +169,7 @@ describe('supabase: search parity with the embedded backend', () => {
   it('metadata filters with hostile keys and values, array paths and mixed types select what sqlite selects', async () => {
     const sqlite = await createLTM({ backend: 'sqlite', path: ':memory:' })
     const supabase = await createLTM(asUser(randomUUID()))
-    const rows = [
+    const rows: BatchEntry[] = [
       { key: 'quotes', value: 'v', metadata: { "it's": 1, 'say "x"': 'a', '%s $3': true, tags: ['x', 'y'], nested: { 'k.e': 1 } } },
       { key: 'numbers', value: 'v', metadata: { n: 10, big: 1e300, neg: -0.5, tags: { 0: 'x' } } },
       { key: 'strings', value: 'v', metadata: { n: '10', s: 'é', t: 'Z', u: null } },
