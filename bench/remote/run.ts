@@ -1,22 +1,27 @@
 /**
- * Remote backends over loopback: HTTP requests per operation and latency of turso and d1 (REST and
- * Workers binding) beside the embedded sqlite backend, and the SDK against the raw driver.
- *   npm run bench:remote                1 to 1.5 minutes on 2 cores
- *   npm run bench:remote -- --quick     short run (CI smoke): writes remote-<date>-quick.json, leaves BENCHMARKS.md alone
+ * Remote backends over loopback: requests per operation and latency of turso, d1 (REST and Workers
+ * binding), postgres, supabase and firestore beside the embedded sqlite backend, the SDK against the
+ * raw driver (turso, d1 REST), and search parity (bench/remote/parity.ts) of every backend with sqlite.
+ *   npm run bench:remote                about 3 to 4 minutes on 2 cores
+ *   npm run bench:remote -- --quick     short run (CI smoke), without postgres, supabase and firestore:
+ *                                       writes remote-<date>-quick.json, leaves BENCHMARKS.md alone
  *   npm run bench:remote -- --out DIR   results in DIR (a full run also writes its section into DIR/BENCHMARKS.md)
  * Starts its own servers: test/servers/hrana-server.ts (Hrana over HTTP over a real libSQL engine)
  * and test/servers/d1-server.ts (D1's REST API over a real D1 database in miniflare, which also gives
- * the Workers binding). Writes bench/results/remote-<YYYY-MM-DD>.json and rewrites only the "Remote
- * backends (loopback)" section of BENCHMARKS.md (between its marker comments); `npm run bench` keeps
- * that section, read back from the newest remote-*.json.
+ * the Workers binding); for a full run also test/servers/postgres-server.ts (a real PostgreSQL),
+ * test/servers/postgrest-server.ts over it (supabase) and the official Firestore emulator.
+ * Writes bench/results/remote-<YYYY-MM-DD>.json and rewrites only the "Remote backends (loopback)"
+ * section of BENCHMARKS.md (between its marker comments); `npm run bench` keeps that section, read
+ * back from the newest remote-*.json.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createClient, type Client } from '@libsql/client/web'
+import pg from 'pg'
 import { parseFilter } from '../../src/core/filter.js'
 import { parseQuery } from '../../src/core/tokenize.js'
 import type { LTM } from '../../src/core/types.js'
@@ -26,15 +31,20 @@ import { createLTM } from '../../src/index.node.js'
 import { searchStatement } from '../../src/sql/search.js'
 import type { RequestReport, TransportStats } from '../../src/transport/transport.js'
 import { startD1Server, type D1BindingLike, type D1Server } from '../../test/servers/d1-server.js'
+import { startFirestoreEmulator } from '../../test/servers/firestore-emulator.js'
 import { startHranaServer, type HranaServer } from '../../test/servers/hrana-server.js'
+import { startPostgresServer } from '../../test/servers/postgres-server.js'
+import { startPostgrestServer } from '../../test/servers/postgrest-server.js'
 import { BATCH_SIZE, FILTERS, memories, memory, prng, querySample, toBatch, type Memory } from '../corpus.js'
 import { prepareWrite, writeStatements } from '../raw.js'
 import { check, openSdk } from '../sdk.js'
 import { median, round, summarize } from '../stats.js'
+import { PARITY_CORPUS, PARITY_LIMIT, parityOf, parityQueries, storeParityCorpus, topOf } from './parity.js'
 import { REMOTE, renderRemoteSection } from './report.js'
 import {
   BACKENDS,
   COUNTED_OPS,
+  FULL_ONLY_BACKENDS,
   RAW_BACKENDS,
   RAW_OPS,
   REMOTE_BACKENDS,
@@ -92,8 +102,8 @@ interface Target {
   open(): Promise<LTM>
   /** The server's request log (HTTP backends), else null. */
   serverLog: LogEntry[] | null
-  /** What the SDK's transport reported (HTTP backends). */
-  reports: RequestReport[]
+  /** What the SDK's transport reported (turso, d1 REST, firestore), else null. */
+  reports: RequestReport[] | null
 }
 
 function describe(entry: LogEntry): string {
@@ -117,20 +127,20 @@ async function batchesOf(ltm: LTM): Promise<number> {
 async function cost(target: Target, ltm: LTM | null, run: () => Promise<LTM | void>, statsOwn = 1): Promise<{ cost: CallCost; ltm: LTM | null }> {
   const serverLog = target.serverLog
   const logFrom = serverLog?.length ?? 0
-  const reportFrom = target.reports.length
+  const reportFrom = target.reports?.length ?? 0
   const before = target.backend === 'd1-binding' && ltm ? await batchesOf(ltm) : 0
   const start = performance.now()
   const opened = (await run()) ?? ltm
   const ms = round(performance.now() - start, 2)
   if (serverLog) {
     const entries = serverLog.slice(logFrom)
-    const reports = target.reports.slice(reportFrom)
+    const reports = target.reports?.slice(reportFrom) ?? null
     return {
       cost: {
         requests: entries.length,
-        transport_requests: reports.length,
-        bytes_sent: reports.reduce((sum, r) => sum + r.bytesSent, 0),
-        bytes_received: reports.reduce((sum, r) => sum + r.bytesReceived, 0),
+        transport_requests: reports ? reports.length : null,
+        bytes_sent: reports ? reports.reduce((sum, r) => sum + r.bytesSent, 0) : null,
+        bytes_received: reports ? reports.reduce((sum, r) => sum + r.bytesReceived, 0) : null,
         detail: entries.map(describe),
         ms,
       },
@@ -214,7 +224,7 @@ async function countRequests(target: Target, config: Config): Promise<Counted> {
   }
   const counts: BackendCounts = {
     backend,
-    unit: target.serverLog ? 'http-request' : 'binding-batch',
+    unit: backend === 'postgres' ? 'pg-query' : target.serverLog ? 'http-request' : 'binding-batch',
     open: { new_database: fresh.cost, existing_database: again.cost, version_probes: null },
     ops,
   }
@@ -285,7 +295,17 @@ function rawD1(server: D1Server): RawTarget {
 interface Runner {
   id: string
   call(i: number): Promise<void>
+  /** Runs only every `stride`-th call of the range (spread over every round), @default 1 */
+  stride?: number
 }
+
+/**
+ * Backends timed on every STRIDE-th call only, and left out of the timed storeBatch runs (their
+ * prefill calls are reported instead): a firestore write is a transaction on the emulator, and the
+ * full counts kept the whole run over its 4 minute budget.
+ */
+const STRIDE: Partial<Record<Backend, number>> = { firestore: 4 }
+const UNTIMED_BATCH: readonly string[] = ['d1-binding', 'firestore']
 
 /**
  * Calls `from..to-1` on every runner, interleaved: the range is cut into `rounds` chunks and each chunk
@@ -300,6 +320,7 @@ async function interleaved(runners: Runner[], from: number, to: number, rounds: 
       const runner = runners[(j + round) % runners.length]!
       const out = samples.get(runner.id)!
       for (let i = from + round * chunk; i < Math.min(to, from + (round + 1) * chunk); i++) {
+        if ((i - from) % (runner.stride ?? 1) !== 0) continue
         const start = process.hrtime.bigint()
         await runner.call(i)
         out.push(Number(process.hrtime.bigint() - start))
@@ -351,7 +372,8 @@ async function measureLatency(handles: Record<Backend, LTM>, raws: RawTarget[], 
   const samples = {} as Record<TimedOp, Map<string, number[]>>
   const at = Date.now()
   const n = config.warmup
-  const sdkRunners = (make: (ltm: LTM, backend: Backend) => (i: number) => Promise<void>): Runner[] => BACKENDS.map((backend) => ({ id: backend, call: make(handles[backend], backend) }))
+  const sdkRunners = (make: (ltm: LTM, backend: Backend) => (i: number) => Promise<void>): Runner[] =>
+    BACKENDS.filter((backend) => handles[backend]).map((backend) => ({ id: backend, call: make(handles[backend], backend), stride: STRIDE[backend] }))
   const rawRunners = (make: (raw: RawTarget) => (i: number) => Promise<void>): Runner[] => raws.map((raw) => ({ id: `${raw.backend}:raw`, call: make(raw) }))
 
   const storeItems: Memory[] = memories(0, n + config.storeOps, 2, 'new')
@@ -414,14 +436,14 @@ async function measureLatency(handles: Record<Backend, LTM>, raws: RawTarget[], 
 
   const batches = Array.from({ length: n + config.batchOps }, (_, k) => toBatch(memories(k * config.batchSize, config.batchSize, 3, 'batch')))
   // Fewer warm-up batches: each is hundreds of writes. Not on the D1 binding, where one batch takes
-  // seconds through miniflare's proxy (see bindingProxy): its prefill calls are reported instead.
+  // seconds through miniflare's proxy (see bindingProxy), nor on firestore: their prefill calls are reported instead.
   const batchConfig = { ...config, warmup: Math.min(2, n) }
   samples.store_batch = await warmAndTime(
     `storeBatch(${config.batchSize}) × ${config.batchOps}`,
     sdkRunners((ltm) => async (i) => {
       const r = check(await ltm.storeBatch(batches[i]!), 'storeBatch')
       if (!r.success || r.stored_count !== config.batchSize) throw new Error('storeBatch did not store the batch')
-    }).filter((runner) => runner.id !== 'd1-binding'),
+    }).filter((runner) => !UNTIMED_BATCH.includes(runner.id)),
     config.batchOps,
     batchConfig,
   )
@@ -468,6 +490,94 @@ function sourceFingerprint(): string {
   return hash.digest('hex')
 }
 
+// ---------------------------------------------------------------- postgres, supabase, firestore
+
+interface ServerBackends {
+  targets: Record<'postgres' | 'supabase' | 'firestore', Target>
+  postgresVersion: string
+  close(): Promise<void>
+}
+
+/**
+ * PostgreSQL (test/servers/postgres-server.ts), PostgREST over its own database of it (supabase, one
+ * signed-in user) and the Firestore emulator. Requests are counted where they leave or arrive: pg's
+ * `Client.query` for postgres (its connections name themselves agent-ltm; one call is one round
+ * trip), the PostgREST server's log for supabase, and fetch calls to the emulator's URL for firestore
+ * (beside what the SDK's transport reports through `onRequest`).
+ */
+async function startServerBackends(): Promise<ServerBackends> {
+  const [database, emulator] = await Promise.all([startPostgresServer(), startFirestoreEmulator()])
+  const admin = new URL(database.adminUrl)
+  admin.pathname = new URL(await database.createDatabase()).pathname
+  const postgrest = await startPostgrestServer({ adminUrl: admin.toString(), setupSql: readFileSync(path.join(ROOT, 'supabase', 'agent-ltm.sql'), 'utf8') })
+  const postgresUrl = await database.createSchema()
+  const postgresVersion = String((await database.adminQuery('SHOW server_version')).rows[0]?.server_version ?? 'unknown')
+
+  const pgLog: LogEntry[] = []
+  type Query = (this: pg.Client, ...args: unknown[]) => unknown
+  const clientProto = pg.Client.prototype as unknown as { query: Query }
+  const originalQuery = clientProto.query
+  clientProto.query = function (this: pg.Client, ...args: unknown[]) {
+    if ((this as unknown as { connectionParameters?: { application_name?: string } }).connectionParameters?.application_name === 'agent-ltm') {
+      const [first] = args
+      const sql = typeof first === 'string' ? first : String((first as { text?: unknown })?.text)
+      pgLog.push({ method: 'query', path: sql.trim().split(/\s+/, 1)[0]!.toUpperCase() })
+    }
+    return originalQuery.apply(this, args)
+  }
+
+  const firestoreLog: LogEntry[] = []
+  const firestoreReports: RequestReport[] = []
+  const originalFetch = globalThis.fetch
+  globalThis.fetch = (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+    if (url.startsWith(emulator.baseUrl)) {
+      const tail = new URL(url).pathname.split('/documents').at(-1) ?? ''
+      firestoreLog.push({ method: init?.method ?? (input instanceof Request ? input.method : 'GET'), path: tail.replace(/\/[^/:]+$/, '/…') || '/' })
+    }
+    return originalFetch(input, init)
+  }
+
+  const user = postgrest.userToken(randomUUID())
+  const projectId = emulator.newProjectId('bench')
+  return {
+    targets: {
+      postgres: { backend: 'postgres', open: () => createLTM({ backend: 'postgres', url: postgresUrl }), serverLog: pgLog, reports: null },
+      supabase: { backend: 'supabase', open: () => createLTM({ backend: 'supabase', url: postgrest.url, key: postgrest.anonKey, accessToken: user }), serverLog: postgrest.log, reports: null },
+      firestore: {
+        backend: 'firestore',
+        open: () => createLTM({ backend: 'firestore', projectId, collection: 'memories', auth: 'owner', baseUrl: emulator.baseUrl, onRequest: (r) => firestoreReports.push(r) }),
+        serverLog: firestoreLog,
+        reports: firestoreReports,
+      },
+    },
+    postgresVersion,
+    async close() {
+      clientProto.query = originalQuery
+      globalThis.fetch = originalFetch
+      await postgrest.close()
+      await Promise.all([database.stop(), emulator.stop()])
+    },
+  }
+}
+
+/** The parity corpus and queries (bench/remote/parity.ts) on every open handle, in its own namespace. */
+async function measureParity(handles: Record<Backend, LTM>, backends: readonly Backend[]): Promise<RemoteBenchResults['parity']> {
+  log(`search parity: ${PARITY_CORPUS.count} memories and 20 queries on ${backends.join(', ')}`)
+  const queries = parityQueries()
+  const views = {} as Record<Backend, LTM>
+  for (const backend of backends) views[backend] = await storeParityCorpus(handles[backend])
+  const base = []
+  for (const q of queries) base.push(await topOf(views.sqlite, q))
+  const out: RemoteBenchResults['parity']['backends'] = {}
+  for (const backend of backends) {
+    if (backend === 'sqlite') continue
+    const p = await parityOf(views[backend], queries, base)
+    out[backend] = { ...p, per_query: p.per_query.map(({ keys, overlap, same_order, max_score_diff }) => ({ keys, overlap, same_order, max_score_diff })) }
+  }
+  return { corpus: { ...PARITY_CORPUS }, limit: PARITY_LIMIT, queries, sqlite_hits: base.map((t) => t.keys.length), backends: out }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -480,11 +590,12 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg().map((x) => round(x, 2))
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'agent-ltm-bench-remote-'))
 
-  log('starting the Hrana server and two D1 servers')
-  const [hrana, d1Rest, d1Binding] = await Promise.all([
+  log(`starting the Hrana server and two D1 servers${quick ? '' : ', PostgreSQL, PostgREST over it and the Firestore emulator'}`)
+  const [hrana, d1Rest, d1Binding, servers] = await Promise.all([
     startHranaServer({ authToken: TOKEN }),
     startD1Server({ apiToken: TOKEN }),
     startD1Server({ apiToken: TOKEN }),
+    quick ? null : startServerBackends(),
   ])
   const binding = await d1Binding.binding()
   const reports: Record<'turso' | 'd1-rest', RequestReport[]> = { turso: [], 'd1-rest': [] }
@@ -506,16 +617,19 @@ async function main(): Promise<void> {
       backend: 'd1-binding',
       open: () => createLTM({ backend: 'd1', binding: binding as unknown as D1DatabaseBinding }),
       serverLog: null,
-      reports: [],
+      reports: null,
     },
-  }
+    ...servers?.targets,
+  } as Record<RemoteBackend, Target>
+  const remoteBackends = REMOTE_BACKENDS.filter((b) => !quick || !FULL_ONLY_BACKENDS.includes(b))
+  const localBackends = BACKENDS.filter((b) => b === 'sqlite' || remoteBackends.includes(b as RemoteBackend))
 
   const handles = {} as Record<Backend, LTM>
   const raws: RawTarget[] = []
   const counts = {} as Record<RemoteBackend, BackendCounts>
   let results: RemoteBenchResults
   try {
-    for (const backend of REMOTE_BACKENDS) {
+    for (const backend of remoteBackends) {
       log(`${backend}: requests per operation (open, prefill of ${config.prefill}, ${config.countRepeats} calls of each)`)
       const counted = await countRequests(targets[backend], config)
       counts[backend] = counted.counts
@@ -533,10 +647,12 @@ async function main(): Promise<void> {
     const sizes = {} as RemoteBenchResults['store_sizes']
     // Memories in the default namespace (stats() counts every namespace; the raw writes have their own).
     const defaultNamespace = async (backend: Backend): Promise<number> => (await memoryCount(handles[backend])) - (raws.find((r) => r.backend === backend)?.written ?? 0)
-    for (const backend of BACKENDS) sizes[backend] = { before: await defaultNamespace(backend), after: 0 }
+    for (const backend of localBackends) sizes[backend] = { before: await defaultNamespace(backend), after: 0 }
 
     const samples = await measureLatency(handles, raws, config)
-    for (const backend of BACKENDS) sizes[backend].after = await defaultNamespace(backend)
+    for (const backend of localBackends) sizes[backend]!.after = await defaultNamespace(backend)
+    // --quick leaves out the D1 binding here: its storeBatch of 200 alone takes seconds through miniflare.
+    const parity = await measureParity(handles, quick ? localBackends.filter((b) => b !== 'd1-binding') : localBackends)
 
     const { latency, raw } = summarizeLatency(samples)
     const transport = {} as RemoteBenchResults['transport']
@@ -562,12 +678,17 @@ async function main(): Promise<void> {
         load_average_start: loadStart,
         load_average_end: os.loadavg().map((x) => round(x, 2)),
       },
-      versions: Object.fromEntries(['@libsql/client', '@libsql/hrana-client', 'libsql', 'miniflare', 'workerd', 'better-sqlite3'].map((name) => [name, packageVersion(name)])),
-      source_fingerprint: sourceFingerprint(),
-      server_fingerprints: {
-        hrana: sha256(readFileSync(path.join(ROOT, 'test', 'servers', 'hrana-server.ts'))),
-        d1: sha256(readFileSync(path.join(ROOT, 'test', 'servers', 'd1-server.ts'))),
+      versions: {
+        ...Object.fromEntries(['@libsql/client', '@libsql/hrana-client', 'libsql', 'miniflare', 'workerd', 'better-sqlite3', 'pg', '@supabase/supabase-js'].map((name) => [name, packageVersion(name)])),
+        ...(servers ? { postgresql: servers.postgresVersion } : {}),
       },
+      source_fingerprint: sourceFingerprint(),
+      server_fingerprints: Object.fromEntries(
+        (['hrana', 'd1', ...(servers ? ['postgres', 'postgrest', 'firestore-emulator'] : [])] as const).map((name) => [
+          name,
+          sha256(readFileSync(path.join(ROOT, 'test', 'servers', `${name}${name.includes('-') ? '' : '-server'}.ts`))),
+        ]),
+      ),
       config: {
         prefill: config.prefill,
         batch_size: config.batchSize,
@@ -584,13 +705,14 @@ async function main(): Promise<void> {
       latency,
       raw,
       store_sizes: sizes,
+      parity,
       transport,
       binding_proxy: proxy,
     }
   } finally {
     for (const ltm of Object.values(handles)) await ltm.close().catch(() => undefined)
     for (const raw of raws) raw.close()
-    await Promise.all([hrana.close(), d1Rest.close(), d1Binding.close()])
+    await Promise.all([hrana.close(), d1Rest.close(), d1Binding.close(), servers?.close()])
     rmSync(tmp, { recursive: true, force: true })
   }
 

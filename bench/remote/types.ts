@@ -1,12 +1,15 @@
 /** Result shapes of `npm run bench:remote` (bench/results/remote-<date>.json). */
 import type { TransportStats } from '../../src/transport/transport.js'
 import type { LatencySummary } from '../stats.js'
+import type { BackendParity, ParityQuery } from './parity.js'
 
 /** The SDK on each backend: embedded SQLite (better-sqlite3 file) and the remote ones over loopback. */
-export const BACKENDS = ['sqlite', 'turso', 'd1-rest', 'd1-binding'] as const
+export const BACKENDS = ['sqlite', 'turso', 'd1-rest', 'd1-binding', 'postgres', 'supabase', 'firestore'] as const
 export type Backend = (typeof BACKENDS)[number]
-export const REMOTE_BACKENDS = ['turso', 'd1-rest', 'd1-binding'] as const
+export const REMOTE_BACKENDS = ['turso', 'd1-rest', 'd1-binding', 'postgres', 'supabase', 'firestore'] as const
 export type RemoteBackend = (typeof REMOTE_BACKENDS)[number]
+/** Left out of --quick: starting PostgreSQL, PostgREST and the Java emulator alone takes most of its budget. */
+export const FULL_ONLY_BACKENDS: readonly RemoteBackend[] = ['postgres', 'supabase', 'firestore']
 /** The backends measured against their driver without the SDK. */
 export const RAW_BACKENDS = ['turso', 'd1-rest'] as const
 export type RawBackend = (typeof RAW_BACKENDS)[number]
@@ -22,12 +25,13 @@ export const RAW_OPS = ['store', 'search'] as const
 export type RawOp = (typeof RAW_OPS)[number]
 
 /**
- * What one call cost on the wire. `requests`: HTTP requests the server logged (turso, d1 REST), or
- * `batch()` calls on the D1 binding (d1 binding, from `stats().batches`).
+ * What one call cost on the wire. `requests`: HTTP requests the server logged (turso, d1 REST,
+ * supabase), `batch()` calls on the D1 binding (from `stats().batches`), `Client.query` calls of
+ * pg (postgres: one round trip each), or fetch calls to the emulator's URL (firestore).
  */
 export interface CallCost {
   requests: number
-  /** Requests the SDK's transport reported through `onRequest` (HTTP backends), else null. */
+  /** Requests the SDK's transport reported through `onRequest` (turso, d1 REST, firestore), else null. */
   transport_requests: number | null
   bytes_sent: number | null
   bytes_received: number | null
@@ -48,7 +52,7 @@ export interface OpenCost {
 
 export interface BackendCounts {
   backend: RemoteBackend
-  unit: 'http-request' | 'binding-batch'
+  unit: 'http-request' | 'binding-batch' | 'pg-query'
   open: OpenCost
   /** One entry per call counted. */
   ops: Record<CountedOp, CallCost[]>
@@ -86,7 +90,7 @@ export interface RemoteBenchResults {
   versions: Record<string, string>
   /** sha256 of src/**\/*.ts, and of each test server's source file. */
   source_fingerprint: string
-  server_fingerprints: Record<'hrana' | 'd1', string>
+  server_fingerprints: Record<string, string>
   config: {
     prefill: number
     batch_size: number
@@ -99,12 +103,22 @@ export interface RemoteBenchResults {
     rounds: number
     warmup: number
   }
+  /** Every remote backend in a full run; --quick leaves out FULL_ONLY_BACKENDS. */
   counts: Record<RemoteBackend, BackendCounts>
   /** `${backend}` for the SDK, `${backend}:raw` for the raw driver. */
   latency: Record<string, Partial<Record<TimedOp, TimedResult>>>
   raw: RawComparison[]
   /** Memories in each store's default namespace when the timed phase began, and when it ended. */
-  store_sizes: Record<Backend, { before: number; after: number }>
+  store_sizes: Partial<Record<Backend, { before: number; after: number }>>
+  /** The 200-memory corpus and 20 queries (bench/remote/parity.ts) on every backend, top 5 vs embedded sqlite. */
+  parity: {
+    corpus: { from: number; count: number; seed: number }
+    limit: number
+    queries: ParityQuery[]
+    /** Embedded sqlite's hits per query (up to `limit`). */
+    sqlite_hits: number[]
+    backends: Partial<Record<RemoteBackend, Omit<BackendParity, 'per_query'> & { per_query: Array<{ keys: string[]; overlap: number; same_order: boolean; max_score_diff: number | null }> }>>
+  }
   /** The SDK handles' transport counters at the end of the run (the handle used for the timed phase). */
   transport: Record<'turso' | 'd1-rest', TransportStats>
   /** The D1 binding as Node sees it (miniflare's proxy into workerd): ms per call, averaged over `calls`. */
