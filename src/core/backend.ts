@@ -62,6 +62,23 @@ export interface StoredMemory {
   expiresAt: number | null
 }
 
+/**
+ * A memory from a SQL result row with the columns key, value, metadata, content_hash, created_at,
+ * updated_at, expires_at (and namespace when the query spans several); shared by the SQL backends.
+ */
+export function storedFromRow(row: Readonly<Record<string, unknown>>, namespace: string): StoredMemory {
+  return {
+    namespace: typeof row.namespace === 'string' ? row.namespace : namespace,
+    key: String(row.key),
+    valueJson: String(row.value),
+    metadataJson: String(row.metadata),
+    contentHash: String(row.content_hash),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    expiresAt: row.expires_at === null || row.expires_at === undefined ? null : Number(row.expires_at),
+  }
+}
+
 export interface ScoredMemory extends StoredMemory {
   score: number
 }

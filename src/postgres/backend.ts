@@ -1,4 +1,4 @@
-import type { MemoryBackend, PageRequest, PreparedWrite, ScoredMemory, SearchRequest, StoredMemory, WriteOutcome, WriteStatus } from '../core/backend.js'
+import { storedFromRow, type MemoryBackend, type PageRequest, type PreparedWrite, type ScoredMemory, type SearchRequest, type StoredMemory, type WriteOutcome, type WriteStatus } from '../core/backend.js'
 import { LtmError } from '../core/errors.js'
 import type { PostgresExecutor, PgRow, Run } from './executor.js'
 import { migrateSchema } from './schema.js'
@@ -6,19 +6,6 @@ import { searchStatement, type Ranking } from './search.js'
 import { STATS, deleteExpired, deleteMemory, pageMemories, selectMemories, writeMemories } from './statements.js'
 
 const toNumber = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
-
-function toStored(row: PgRow, namespace: string): StoredMemory {
-  return {
-    namespace: typeof row.namespace === 'string' ? row.namespace : namespace,
-    key: String(row.key),
-    valueJson: String(row.value),
-    metadataJson: String(row.metadata),
-    contentHash: String(row.content_hash),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    expiresAt: toNumber(row.expires_at),
-  }
-}
 
 /**
  * The MemoryBackend on PostgreSQL: every operation is one statement, so one round trip (a
@@ -45,7 +32,7 @@ export class PostgresMemoryBackend implements MemoryBackend {
   async read(namespace: string, keys: string[], now: number): Promise<Map<string, StoredMemory>> {
     const found = new Map<string, StoredMemory>()
     if (keys.length === 0) return found
-    for (const row of await this.run(selectMemories(namespace, keys, now), 'read')) found.set(String(row.key), toStored(row, namespace))
+    for (const row of await this.run(selectMemories(namespace, keys, now), 'read')) found.set(String(row.key), storedFromRow(row, namespace))
     return found
   }
 
@@ -58,7 +45,7 @@ export class PostgresMemoryBackend implements MemoryBackend {
 
   async search(request: SearchRequest): Promise<ScoredMemory[]> {
     const rows = await this.run(searchStatement(request, this.ranking), 'read')
-    return rows.map((row) => ({ ...toStored(row, request.namespace), score: Number(row.score) }))
+    return rows.map((row) => ({ ...storedFromRow(row, request.namespace), score: Number(row.score) }))
   }
 
   async cleanupExpired(namespace: string, now: number): Promise<number> {
@@ -67,7 +54,7 @@ export class PostgresMemoryBackend implements MemoryBackend {
   }
 
   async page(request: PageRequest): Promise<StoredMemory[]> {
-    return (await this.run(pageMemories(request), 'read')).map((row) => toStored(row, request.namespace))
+    return (await this.run(pageMemories(request), 'read')).map((row) => storedFromRow(row, request.namespace))
   }
 
   async transaction<T>(fn: (backend: MemoryBackend) => Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-import type { MemoryBackend, PageRequest, PreparedWrite, ScoredMemory, SearchRequest, StoredMemory, WriteOutcome } from '../core/backend.js'
+import { storedFromRow, type MemoryBackend, type PageRequest, type PreparedWrite, type ScoredMemory, type SearchRequest, type StoredMemory, type WriteOutcome } from '../core/backend.js'
 import { LtmFailure } from '../core/errors.js'
 import type { BatchMode, SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlTransaction } from '../engines/types.js'
 import { MIGRATIONS, READ_SCHEMA_VERSION, SCHEMA_EXISTS, SCHEMA_V1, SCHEMA_VERSION } from './schema.js'
@@ -44,19 +44,6 @@ export async function openSqlBackend(name: string, executor: SqlExecutor): Promi
     throw error
   }
   return new SqlMemoryBackend(name, executor)
-}
-
-function toStored(row: SqlRow, namespace: string): StoredMemory {
-  return {
-    namespace: typeof row.namespace === 'string' ? row.namespace : namespace,
-    key: String(row.key),
-    valueJson: String(row.value),
-    metadataJson: String(row.metadata),
-    contentHash: String(row.content_hash),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    expiresAt: row.expires_at === null || row.expires_at === undefined ? null : Number(row.expires_at),
-  }
 }
 
 /**
@@ -107,7 +94,7 @@ export class SqlMemoryBackend implements MemoryBackend {
     const found = new Map<string, StoredMemory>()
     if (keys.length === 0) return found
     const [result] = await this.run([selectMemories(namespace, keys, now)], 'read')
-    for (const row of result?.rows ?? []) found.set(String(row.key), toStored(row, namespace))
+    for (const row of result?.rows ?? []) found.set(String(row.key), storedFromRow(row, namespace))
     return found
   }
 
@@ -127,7 +114,7 @@ export class SqlMemoryBackend implements MemoryBackend {
 
   async search(request: SearchRequest): Promise<ScoredMemory[]> {
     const [result] = await this.run([searchStatement(request)], 'read')
-    return (result?.rows ?? []).map((row) => ({ ...toStored(row, request.namespace), score: Number(row.score) }))
+    return (result?.rows ?? []).map((row) => ({ ...storedFromRow(row, request.namespace), score: Number(row.score) }))
   }
 
   async cleanupExpired(namespace: string, now: number): Promise<number> {
@@ -143,7 +130,7 @@ export class SqlMemoryBackend implements MemoryBackend {
 
   async page(request: PageRequest): Promise<StoredMemory[]> {
     const [result] = await this.run([pageMemories(request)], 'read')
-    return (result?.rows ?? []).map((row) => toStored(row, request.namespace))
+    return (result?.rows ?? []).map((row) => storedFromRow(row, request.namespace))
   }
 
   async transaction<T>(fn: (backend: MemoryBackend) => Promise<T>): Promise<T> {
