@@ -7,8 +7,7 @@
  * Writes <out>/<YYYY-MM-DD>.json (every measurement) and rewrites BENCHMARKS.md.
  */
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -41,6 +40,7 @@ import {
 } from './report.js'
 import { check, openSdk } from './sdk.js'
 import { elapsedNs, median, now, round, summarize } from './stats.js'
+import { sourceFingerprint } from './source-fingerprint.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DEFAULT_SIZES = [1_000, 10_000, 100_000]
@@ -412,19 +412,6 @@ async function machineInfo(): Promise<MachineInfo> {
   }
 }
 
-function sourceFingerprint(): string {
-  const hash = createHash('sha256')
-  const walk = (dir: string): string[] =>
-    readdirSync(dir)
-      .sort()
-      .flatMap((name) => {
-        const full = path.join(dir, name)
-        return statSync(full).isDirectory() ? walk(full) : name.endsWith('.ts') ? [full] : []
-      })
-  for (const file of walk(path.join(ROOT, 'src'))) hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0')
-  return hash.digest('hex')
-}
-
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -449,7 +436,7 @@ async function main(): Promise<void> {
     date,
     started_at: startedAt.toISOString(),
     machine,
-    source_fingerprint: sourceFingerprint(),
+    source_fingerprint: sourceFingerprint(ROOT),
     config: {
       sizes,
       store_ops: STORE_OPS,

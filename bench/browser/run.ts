@@ -8,7 +8,6 @@
  * "Browser (Chromium)" section of BENCHMARKS.md (between its marker comments); `npm run bench`
  * keeps that section, read back from the newest browser-*.json.
  */
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
@@ -42,6 +41,7 @@ import {
   type StoreLatencyRun,
   type StoreStep,
 } from './types.js'
+import { sourceFingerprint } from '../source-fingerprint.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CLASSES: QueryClass[] = ['rare', 'medium', 'common']
@@ -421,19 +421,6 @@ function newestMtime(dir: string): number {
   return newest
 }
 
-function sourceFingerprint(): string {
-  const hash = createHash('sha256')
-  const walk = (dir: string): string[] =>
-    readdirSync(dir)
-      .sort()
-      .flatMap((name) => {
-        const full = path.join(dir, name)
-        return statSync(full).isDirectory() ? walk(full) : name.endsWith('.ts') ? [full] : []
-      })
-  for (const file of walk(path.join(ROOT, 'src'))) hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0')
-  return hash.digest('hex')
-}
-
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -477,7 +464,7 @@ async function main(): Promise<void> {
       '@orama/orama': packageVersion('@orama/orama'),
       'playwright-core': packageVersion('playwright-core'),
     },
-    source_fingerprint: sourceFingerprint(),
+    source_fingerprint: sourceFingerprint(ROOT),
     dist_built_at: new Date(distMtime).toISOString(),
     dist_older_than_src: stale,
     config: {

@@ -15,7 +15,7 @@
  * back from the newest remote-*.json.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -60,6 +60,7 @@ import {
   type TimedOp,
   type TimedResult,
 } from './types.js'
+import { sourceFingerprint } from '../source-fingerprint.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const TOKEN = 'bench-remote-token-5c1e'
@@ -477,19 +478,6 @@ function packageVersion(name: string): string {
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex')
 
-function sourceFingerprint(): string {
-  const hash = createHash('sha256')
-  const walk = (dir: string): string[] =>
-    readdirSync(dir)
-      .sort()
-      .flatMap((name) => {
-        const full = path.join(dir, name)
-        return statSync(full).isDirectory() ? walk(full) : name.endsWith('.ts') ? [full] : []
-      })
-  for (const file of walk(path.join(ROOT, 'src'))) hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0')
-  return hash.digest('hex')
-}
-
 // ---------------------------------------------------------------- postgres, supabase, firestore
 
 interface ServerBackends {
@@ -682,7 +670,7 @@ async function main(): Promise<void> {
         ...Object.fromEntries(['@libsql/client', '@libsql/hrana-client', 'libsql', 'miniflare', 'workerd', 'better-sqlite3', 'pg', '@supabase/supabase-js'].map((name) => [name, packageVersion(name)])),
         ...(servers ? { postgresql: servers.postgresVersion } : {}),
       },
-      source_fingerprint: sourceFingerprint(),
+      source_fingerprint: sourceFingerprint(ROOT),
       server_fingerprints: Object.fromEntries(
         (['hrana', 'd1', ...(servers ? ['postgres', 'postgrest', 'firestore-emulator'] : [])] as const).map((name) => [
           name,
