@@ -1,6 +1,7 @@
 // Cloud Firestore over its REST API, against the official Firestore emulator (Java), started here:
 // the shared conformance suite, requests per operation, BM25 parity with the sqlite backend, the
-// stored data model, statistics under concurrent writers, large values and batches, auth providers.
+// stored data model, statistics under concurrent writers, large values and batches, auth providers
+// (Firebase Auth users under security rules: test/firestore.firebase-auth.test.ts).
 import { createServer, type Server } from 'node:http'
 import { generateKeyPairSync, verify } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
@@ -488,20 +489,6 @@ describe('firestore: configuration and auth', () => {
     const ltm = await createLTMFromSettings(yaml, { secrets: { token: 'owner' } })
     ok(await ltm.store('k', 'from settings'))
     expect((await allDocs(projectId, 'memories')).map((d) => str(d, 'value'))).toEqual(['"from settings"'])
-    await ltm.close()
-  })
-
-  it('a Firebase Auth user: its ID token is the bearer token', async () => {
-    // What getIdToken() gives: a Firebase ID token (a JWT; the emulator accepts it unsigned and applies rules to it).
-    let calls = 0
-    const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
-    const idToken = (n: number): string => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: 'https://securetoken.google.com/p', aud: 'p', sub: `user-${n}`, user_id: `user-${n}`, iat: 1, exp: 4102444800, auth_time: 1, firebase: { sign_in_provider: 'custom' } })}.`
-    const user = { getIdToken: async () => idToken(++calls) }
-    const recorder = recordingFetch()
-    const ltm = await createLTM(options(emulator.newProjectId('user'), { auth: { user }, fetch: recorder.fetch }))
-    ok(await ltm.store('k', 'v'))
-    ok(await ltm.retrieve('k'))
-    expect(recorder.auth).toEqual([`Bearer ${idToken(1)}`, `Bearer ${idToken(2)}`])
     await ltm.close()
   })
 

@@ -307,6 +307,13 @@ export class MemoryHandle implements LTM {
     if (typeof fn !== 'function') throw new LtmError('invalid_argument', 'transaction(fn) needs an async function')
     this.#shared.operations.transaction = (this.#shared.operations.transaction ?? 0) + 1
     let rolledBack = false
+    // The first operation inside that failed: the transaction then commits nothing (all or nothing).
+    let failed: Failure | undefined
+    const watch = async <R extends Failure | { success: true }>(result: Promise<R>): Promise<R> => {
+      const settled = await result
+      if (!settled.success) failed ??= settled
+      return settled
+    }
     try {
       const value = await this.#backend.transaction(async (scoped) => {
         const handle = new MemoryHandle(this.#shared, this.namespaceName, { transactionBackend: scoped, isView: true })
@@ -316,18 +323,19 @@ export class MemoryHandle implements LTM {
         }
         const txView = (view: LTM): LtmTransaction => ({
           namespaceName: view.namespaceName,
-          store: (key, value, metadata, options) => view.store(key, value, metadata, options),
-          retrieve: (key, defaultValue) => view.retrieve(key, defaultValue),
-          delete: (key) => view.delete(key),
-          search: (query, filter, limit, options) => view.search(query, filter, limit, options),
-          storeBatch: (entries) => view.storeBatch(entries),
-          retrieveBatch: (keys) => view.retrieveBatch(keys),
+          store: (key, value, metadata, options) => watch(view.store(key, value, metadata, options)),
+          retrieve: (key, defaultValue) => watch(view.retrieve(key, defaultValue)),
+          delete: (key) => watch(view.delete(key)),
+          search: (query, filter, limit, options) => watch(view.search(query, filter, limit, options)),
+          storeBatch: (entries) => watch(view.storeBatch(entries)),
+          retrieveBatch: (keys) => watch(view.retrieveBatch(keys)),
           namespace: (name) => txView(view.namespace(name)),
           rollback,
         })
         const tx = txView(handle)
         const result = await fn(tx)
         if (rolledBack) throw ROLLBACK // the caller caught the rollback signal: still roll back
+        if (failed) throw new LtmFailure(failed.error_type, `transaction rolled back: an operation inside it failed: ${failed.error}`, failed.retry_after)
         return result
       })
       return { success: true, committed: true, rolled_back: false, value }

@@ -27,6 +27,18 @@ export interface ServiceAccountKey {
 /** The part of a Firebase Auth `User` (from the `firebase` package) this uses. */
 export interface FirebaseUserLike {
   getIdToken(forceRefresh?: boolean): Promise<string>
+  uid?: string
+}
+
+/** What a `User` from the `firebase` package also carries at run time (not in its public type): its Auth instance. */
+interface SignedInUser {
+  uid: string
+  auth: { currentUser: { uid: string } | null }
+}
+
+const hasAuthInstance = (user: FirebaseUserLike): user is FirebaseUserLike & SignedInUser => {
+  const auth = (user as { auth?: unknown }).auth
+  return typeof user.uid === 'string' && typeof auth === 'object' && auth !== null && 'currentUser' in auth
 }
 
 /**
@@ -48,10 +60,18 @@ export function staticTokenAuth(token: string): TokenProvider {
   return { getToken: async () => token }
 }
 
-/** The user's ID token; the firebase SDK caches it and refreshes it when it is about to expire. */
+/**
+ * The user's ID token; the firebase SDK caches it and refreshes it when it is about to expire.
+ * Once that user is no longer the signed-in user of its Auth instance (signed out, or another user
+ * signed in), requests fail with auth_failed, as the firebase SDKs stop using a signed-out user's
+ * token: an ID token stays valid for up to an hour after sign-out, so it must not be sent.
+ */
 export function firebaseUserAuth(user: FirebaseUserLike): TokenProvider {
   return {
     async getToken() {
+      if (hasAuthInstance(user) && user.auth.currentUser?.uid !== user.uid) {
+        throw new LtmFailure('auth_failed', 'firestore: the Firebase user of this store is no longer signed in (signed out, or another user signed in): open a store for the current user')
+      }
       try {
         return await user.getIdToken()
       } catch (error) {
@@ -152,7 +172,12 @@ export async function resolveAuth(auth: FirestoreAuth, exchange: Transport): Pro
   if (auth && typeof auth === 'object') {
     if ('getToken' in auth && typeof auth.getToken === 'function') return auth
     if ('serviceAccount' in auth) return serviceAccountAuth(auth.serviceAccount, exchange)
-    if ('user' in auth && typeof auth.user?.getIdToken === 'function') return firebaseUserAuth(auth.user)
+    if ('user' in auth) {
+      if (auth.user === null || auth.user === undefined) {
+        throw new LtmError('invalid_argument', 'firestore: auth.user is null: no user is signed in yet (open the store once onAuthStateChanged gives a user, or after await auth.authStateReady())')
+      }
+      if (typeof auth.user.getIdToken === 'function') return firebaseUserAuth(auth.user)
+    }
   }
   throw new LtmError('invalid_argument', 'firestore: auth must be a token string, { serviceAccount }, { user } (a Firebase Auth user) or { getToken() }')
 }

@@ -1180,6 +1180,27 @@ export function runConformance(name: string, harness: ConformanceHarness, migrat
         expect((await get('after')).value).toBe(1)
       })
 
+      it('commits nothing when an operation inside failed, and reports that failure', async () => {
+        await put('keep', 'original')
+        let seen: unknown
+        const result = await ltm.transaction(async (tx) => {
+          ok(await tx.store('keep', 'changed'))
+          ok(await tx.store('t', 'v'))
+          seen = await tx.store('', 'an empty key is refused')
+          ok(await tx.store('after', 'the callback may go on, but the transaction will not commit'))
+          return 'callback value'
+        })
+        expect(seen).toMatchObject({ success: false, error_type: 'invalid_input' })
+        expect(result).toMatchObject({ success: false, error_type: 'invalid_input', committed: false, rolled_back: true })
+        expect((result as { error: string }).error).toMatch(/rolled back.*key must not be empty/)
+        expect((await get('keep')).value).toBe('original')
+        await expectMissing('t')
+        await expectMissing('after')
+        // the handle is usable afterwards
+        await put('later', 1)
+        expect((await get('later')).value).toBe(1)
+      })
+
       it('does not interleave concurrent operations on the handle into the transaction', async () => {
         const txPromise = ltm.transaction(async (tx) => {
           ok(await tx.store('tx-a', 1))

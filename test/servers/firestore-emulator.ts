@@ -1,11 +1,12 @@
 // The official Cloud Firestore emulator (Debian package google-cloud-cli-firestore-emulator, Java),
 // started for a test file on a free loopback port. Every memory the Firestore backend's tests write
 // lands in this real emulator: queries, preconditions, transforms and transactions (with its
-// pessimistic locks) are Firestore's own. The emulator enforces no auth and no composite indexes:
-// auth failures are tested through the fault proxy, index requirements are documented, not tested.
+// pessimistic locks) are Firestore's own. The emulator enforces no composite indexes (index
+// requirements are documented, not tested) and, without a rules file, no auth (auth failures are then
+// tested through the fault proxy); with `rules` it enforces security rules on Firebase Auth ID tokens.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from './free-port.js'
 
 export const EMULATOR_JAR = '/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar'
 const MAIN_CLASS = 'com.google.cloud.datastore.emulator.firestore.CloudFirestore'
@@ -22,17 +23,6 @@ export interface FirestoreEmulator {
   stop(): Promise<void>
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 function hasJava(): boolean {
   const path = process.env.PATH ?? ''
   return path.split(':').some((dir) => dir !== '' && existsSync(`${dir}/java`))
@@ -40,15 +30,19 @@ function hasJava(): boolean {
 
 let projects = 0
 
-/** Starts the emulator and resolves once it answers; fails loudly (never skips) if Java or the jar is missing. */
-export async function startFirestoreEmulator(options: { timeoutMs?: number } = {}): Promise<FirestoreEmulator> {
+/**
+ * Starts the emulator and resolves once it answers; fails loudly (never skips) if Java or the jar is missing.
+ * With `rules` (a security rules file) the emulator enforces them on every request except those bearing
+ * `owner` (the admin token), as production enforces them on client SDK requests.
+ */
+export async function startFirestoreEmulator(options: { timeoutMs?: number; rules?: string } = {}): Promise<FirestoreEmulator> {
   if (!existsSync(EMULATOR_JAR)) {
     throw new Error(`Firestore emulator jar not found at ${EMULATOR_JAR}: apt-get install -y google-cloud-cli-firestore-emulator (see /work/shared/platform.md)`)
   }
   if (!hasJava()) throw new Error('java is not on PATH: the Firestore emulator needs Java 17 (apt-get install -y openjdk-17-jre-headless)')
   const port = await freePort()
   const host = `127.0.0.1:${port}`
-  const child: ChildProcess = spawn('java', ['-cp', EMULATOR_JAR, MAIN_CLASS, '--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child: ChildProcess = spawn('java', ['-cp', EMULATOR_JAR, MAIN_CLASS, '--host', '127.0.0.1', '--port', String(port), ...(options.rules ? ['--rules', options.rules] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   const keep = (chunk: Buffer): void => {
     log = (log + chunk.toString()).slice(-8000)
