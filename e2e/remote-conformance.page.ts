@@ -1,12 +1,17 @@
 /**
  * Runs in Chromium: the shared conformance suite against the remote backends through the BUILT
- * browser bundle: turso (Hrana over HTTP), d1 (Cloudflare's REST API) and supabase (supabase-js
- * against the PostgREST test server, a new signed-in user per store), each against the real
- * test servers the Node side started (e2e/remote.conformance.test.ts) and described in the page's
- * URL fragment. The SDK calls them cross-origin with fetch, as a browser agent would.
+ * browser bundle: turso (Hrana over HTTP), d1 (Cloudflare's REST API), supabase (supabase-js
+ * against the PostgREST test server, a new signed-in user per store) and firestore (a new user
+ * signed up with the real `firebase` package at the Auth emulator per store, under the shipped
+ * security rules), each against the real test servers the Node side started
+ * (e2e/remote.conformance.test.ts) and described in the page's URL fragment. The SDK calls them
+ * cross-origin with fetch, as a browser agent would.
  */
+import { signOut } from 'firebase/auth'
+import { describe, expect, it } from 'vitest'
 import { createLTM, migrate } from '../dist/index.browser.js'
 import { runConformance } from '../test/conformance/suite.js'
+import { signUpFirebaseUser, type SignedInUser } from '../test/firebase-user.js'
 import { runInPage } from './in-page-run.js'
 
 export interface TursoTarget {
@@ -26,10 +31,12 @@ export interface SupabaseTarget {
   jwtSecret: string
   accessToken?: string
 }
-/** The official Firestore emulator; every store opened is a new project (an empty database). */
+/** The official Firestore emulator enforcing firestore.rules; every store opened is a new Firebase Auth user (an empty users/{uid}/). */
 export interface FirestoreTarget {
   baseUrl: string
-  projectId?: string
+  authEmulatorUrl: string
+  projectId: string
+  signedIn?: SignedInUser
 }
 /** What the Node side passes in the URL fragment: one database per store a test may open at once. */
 export interface RemoteTargets {
@@ -63,9 +70,8 @@ async function newSupabaseUser(target: SupabaseTarget): Promise<void> {
   target.accessToken = `${unsigned}.${encode(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(unsigned))))}`
 }
 
-let projects = 0
-async function newFirestoreProject(target: FirestoreTarget): Promise<void> {
-  target.projectId = `e2e-${Date.now().toString(36)}-${projects++}`
+async function newFirebaseUser(target: FirestoreTarget): Promise<void> {
+  target.signedIn = await signUpFirebaseUser(target.authEmulatorUrl, target.projectId)
 }
 
 /** Each open() in a test empties and opens the next database; reopen() opens the last one again. */
@@ -90,10 +96,39 @@ function registerSuite<T>(name: string, targets: T[], empty: (target: T) => Prom
   )
 }
 
+/** What the rules must refuse in a browser: another user's memories, and a user who signed out. */
+function registerFirestoreRules(target: FirestoreTarget): void {
+  const open = (collection: string, user: SignedInUser['user']) => createLTM({ backend: 'firestore', projectId: target.projectId, collection, auth: { user }, baseUrl: target.baseUrl })
+  describe('firestore rules in Chromium (Firebase Auth users)', () => {
+    it("another user's memories answer auth_failed and stay as they were", async () => {
+      const owner = await signUpFirebaseUser(target.authEmulatorUrl, target.projectId)
+      const intruder = await signUpFirebaseUser(target.authEmulatorUrl, target.projectId)
+      const mine = await open(owner.collection, owner.user)
+      expect(await mine.store('plan', 'launch on Tuesday')).toMatchObject({ success: true })
+      const theirs = await open(owner.collection, intruder.user)
+      expect(await theirs.store('plan', 'cancelled')).toMatchObject({ success: false, error_type: 'auth_failed' })
+      expect(await theirs.retrieve('plan')).toMatchObject({ success: false, error_type: 'auth_failed' })
+      expect(await theirs.search('launch')).toMatchObject({ success: false, error_type: 'auth_failed' })
+      expect(await mine.retrieve('plan')).toMatchObject({ success: true, found: true, value: 'launch on Tuesday' })
+      await Promise.all([mine.close(), theirs.close(), owner.dispose(), intruder.dispose()])
+    })
+
+    it('after sign-out the store answers auth_failed', async () => {
+      const signed = await signUpFirebaseUser(target.authEmulatorUrl, target.projectId)
+      const ltm = await open(signed.collection, signed.user)
+      expect(await ltm.store('k', 'v')).toMatchObject({ success: true })
+      await signOut(signed.auth)
+      expect(await ltm.retrieve('k')).toMatchObject({ success: false, error_type: 'auth_failed' })
+      await Promise.all([ltm.close(), signed.dispose()])
+    })
+  })
+}
+
 runInPage(() => {
   const targets = JSON.parse(decodeURIComponent(location.hash.slice(1))) as RemoteTargets
   registerSuite('turso (built browser bundle in Chromium, Hrana over HTTP)', targets.turso, emptyTurso, (t) => ({ backend: 'turso', url: t.url, authToken: t.authToken }), 'interactive')
   registerSuite('d1 (built browser bundle in Chromium, REST API)', targets.d1, emptyD1, (t) => ({ backend: 'd1', baseUrl: t.baseUrl, accountId: t.accountId, databaseId: t.databaseId, apiToken: t.apiToken }), 'batched')
   registerSuite('supabase (built browser bundle in Chromium, supabase-js)', targets.supabase, newSupabaseUser, (t) => ({ backend: 'supabase', url: t.url, key: t.anonKey, accessToken: t.accessToken }), 'batched')
-  registerSuite('firestore (built browser bundle in Chromium, REST, official emulator)', targets.firestore, newFirestoreProject, (t) => ({ backend: 'firestore', projectId: t.projectId!, collection: 'memories', auth: 'owner', baseUrl: t.baseUrl }), 'interactive')
+  registerSuite('firestore (built browser bundle in Chromium, REST, Firebase Auth users, official emulators)', targets.firestore, newFirebaseUser, (t) => ({ backend: 'firestore', projectId: t.projectId, collection: t.signedIn!.collection, auth: { user: t.signedIn!.user }, baseUrl: t.baseUrl }), 'interactive')
+  registerFirestoreRules(targets.firestore[0]!)
 })
