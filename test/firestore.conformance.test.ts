@@ -230,19 +230,22 @@ describe('firestore: search parity with the sqlite backend', () => {
     expect(hits).toBeGreaterThan(150)
   })
 
-  it('weaker than SQL on purpose: a query of more than 30 indexed words fetches candidates by its 30 rarest', async () => {
-    const rare = Array.from({ length: 30 }, (_, i) => `rareword${i}`)
-    const rows = [
-      ...rare.map((word, i) => ({ key: `r${i}`, value: `${word} zcommon` })),
-      { key: 'only-common', value: 'zcommon alone' },
-    ]
-    const stores = [await createLTM({ backend: 'sqlite', path: ':memory:' }), await createLTM(options(emulator.newProjectId('rarest')))]
+  it('a query of more than 30 words: candidate queries of 30 in parallel, the same results and scores as SQL', async () => {
+    const rare = Array.from({ length: 45 }, (_, i) => `rareword${i}`)
+    const rows = [...rare.map((word, i) => ({ key: `r${i}`, value: `${word} zcommon` })), { key: 'only-common', value: 'zcommon alone' }]
+    const recorder = recordingFetch()
+    const stores = [await createLTM({ backend: 'sqlite', path: ':memory:' }), await createLTM(options(emulator.newProjectId('many-words'), { fetch: recorder.fetch }))]
     for (const ltm of stores) ok(await ltm.storeBatch(rows))
     const query = [...rare, 'zcommon'].join(' ')
-    const [expected, actual] = await Promise.all(stores.map(async (ltm) => ok(await ltm.search(query, null, 100)).results.map((r) => r.key)))
-    // zcommon (df 31) is the 31st word: the memory holding only it is not a candidate; all others rank as in SQL.
-    expect(expected).toContain('only-common')
-    expect(actual).toEqual(expected!.filter((key) => key !== 'only-common'))
+    const before = recorder.urls.length
+    const [expected, actual] = await Promise.all(stores.map(async (ltm) => ok(await ltm.search(query, null, 100)).results))
+    // zcommon (df 46) is the 46th word by rarity: the memory holding only it is found too.
+    expect(expected!.map((r) => r.key)).toContain('only-common')
+    expect(actual!.map((r) => r.key)).toEqual(expected!.map((r) => r.key))
+    actual!.forEach((r, i) => expect(Math.abs(r.score - expected![i]!.score)).toBeLessThan(1e-9))
+    // 46 words: two candidate queries (30 + 16) beside the statistics read, all at once.
+    expect(recorder.urls.slice(before).filter((url) => url.endsWith(':runQuery'))).toHaveLength(2)
+    expect(ok(await stores[1]!.stats())).toMatchObject({ search_truncated: 0 })
     for (const ltm of stores) await ltm.close()
   })
 
@@ -446,12 +449,15 @@ describe('firestore: large values and batches', () => {
 // ---------------------------------------------------------------- configuration and auth
 
 /** A fetch that records the Authorization header of every request and can answer some requests itself. */
-function recordingFetch(answer?: (url: string, body: string) => Response | null): { fetch: typeof fetch; auth: string[] } {
+function recordingFetch(answer?: (url: string, body: string) => Response | null): { fetch: typeof fetch; auth: string[]; urls: string[] } {
   const auth: string[] = []
+  const urls: string[] = []
   return {
     auth,
+    urls,
     fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
       auth.push(new Headers(init?.headers).get('authorization') ?? '')
+      urls.push(String(input))
       const injected = answer?.(String(input), typeof init?.body === 'string' ? init.body : new TextDecoder().decode(init?.body as Uint8Array | undefined))
       return injected ?? fetch(input, init)
     }) as typeof fetch,

@@ -35,7 +35,7 @@ import { startFirestoreEmulator } from '../../test/servers/firestore-emulator.js
 import { startHranaServer, type HranaServer } from '../../test/servers/hrana-server.js'
 import { startPostgresServer } from '../../test/servers/postgres-server.js'
 import { startPostgrestServer } from '../../test/servers/postgrest-server.js'
-import { BATCH_SIZE, FILTERS, memories, memory, prng, querySample, toBatch, type Memory } from '../corpus.js'
+import { BATCH_SIZE, FILTERS, memories, memory, prng, queryList, querySample, toBatch, type Memory } from '../corpus.js'
 import { prepareWrite, writeStatements } from '../raw.js'
 import { check, openSdk } from '../sdk.js'
 import { median, round, summarize } from '../stats.js'
@@ -483,6 +483,8 @@ const sha256 = (data: string | Buffer): string => createHash('sha256').update(da
 interface ServerBackends {
   targets: Record<'postgres' | 'supabase' | 'firestore', Target>
   postgresVersion: string
+  /** Times raw runQuery calls on the firestore bench collection (not counted in its request log). */
+  emulatorQueryCost(): Promise<NonNullable<RemoteBenchResults['firestore_emulator']>>
   close(): Promise<void>
 }
 
@@ -540,6 +542,40 @@ async function startServerBackends(): Promise<ServerBackends> {
       },
     },
     postgresVersion,
+    async emulatorQueryCost() {
+      const base = `${emulator.baseUrl}/projects/${projectId}/databases/(default)/documents`
+      const post = async (path: string, body: unknown): Promise<unknown> => {
+        const response = await originalFetch(`${base}${path}`, { method: 'POST', headers: { authorization: 'Bearer owner', 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        if (!response.ok) throw new Error(`emulator ${path} answered ${response.status}: ${await response.text()}`)
+        return response.json()
+      }
+      const from = [{ collectionId: 'memories' }]
+      const field = (fieldPath: string, op: string, value: unknown) => ({ fieldFilter: { field: { fieldPath }, op, value } })
+      const runs = 5
+      const time = async (where: unknown): Promise<number> => {
+        const ms: number[] = []
+        for (let i = 0; i < runs; i++) {
+          const started = performance.now()
+          await post(':runQuery', { structuredQuery: { from, where, select: { fields: [{ fieldPath: 'key' }] } } })
+          ms.push(performance.now() - started)
+        }
+        return round(median(ms), 1)
+      }
+      const counted = (await post(':runAggregationQuery', { structuredAggregationQuery: { structuredQuery: { from }, aggregations: [{ alias: 'n', count: {} }] } })) as Array<{ result?: { aggregateFields?: { n?: { integerValue?: string } } } }>
+      // A rare one-word query and a three-word one from the bench's own query list.
+      const queries = queryList()
+      const one = queries.find((q) => !q.text.includes(' '))!.text
+      const three = queries.find((q) => q.text.split(' ').length === 3)!.text.split(' ')
+      const words = (list: string[]) => ({ arrayValue: { values: list.map((stringValue) => ({ stringValue })) } })
+      return {
+        documents: Number(counted[0]?.result?.aggregateFields?.n?.integerValue ?? Number.NaN),
+        runs,
+        key_equality_ms: await time(field('key', 'EQUAL', { stringValue: 'mem-0' })),
+        array_contains_ms: await time(field('terms', 'ARRAY_CONTAINS', { stringValue: one })),
+        array_contains_any_ms: await time(field('terms', 'ARRAY_CONTAINS_ANY', words(three))),
+        words: [one, ...three],
+      }
+    },
     async close() {
       clientProto.query = originalQuery
       globalThis.fetch = originalFetch
@@ -650,6 +686,8 @@ async function main(): Promise<void> {
 
     log('d1 binding: cost of prepare() and bind() through miniflare')
     const proxy = await bindingProxy(binding)
+    if (servers) log('firestore emulator: raw query times by filter')
+    const firestoreEmulator = servers ? await servers.emulatorQueryCost() : undefined
     const cpus = os.cpus()
     results = {
       date,
@@ -696,6 +734,7 @@ async function main(): Promise<void> {
       parity,
       transport,
       binding_proxy: proxy,
+      ...(firestoreEmulator ? { firestore_emulator: firestoreEmulator } : {}),
     }
   } finally {
     for (const ltm of Object.values(handles)) await ltm.close().catch(() => undefined)

@@ -123,4 +123,9 @@ export interface RemoteBenchResults {
   transport: Record<'turso' | 'd1-rest', TransportStats>
   /** The D1 binding as Node sees it (miniflare's proxy into workerd): ms per call, averaged over `calls`. */
   binding_proxy: { calls: number; prepare_ms: number; bind_ms: number; batch_of_one_ms: number; batch_of_prepared_ms: number }
+  /**
+   * Raw queries on the Firestore emulator's bench collection after the timed phase (median ms of
+   * `runs`): how the emulator's query time depends on the filter. Absent in --quick runs.
+   */
+  firestore_emulator?: { documents: number; runs: number; key_equality_ms: number; array_contains_ms: number; array_contains_any_ms: number; words: string[] }
 }

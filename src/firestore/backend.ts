@@ -20,7 +20,7 @@ import { FirestoreStore, NO_SESSION, TxSession, isRace, type Change, type ReadSe
  * the read if another writer got in between. A deduplicated store is that read alone.
  *
  * Search: Firestore has no full-text search. Candidates are the namespace's memories whose `terms`
- * array holds a query term (`array-contains-any`, at most 30 values: the rarest), with metadata
+ * array holds a query term (`array-contains-any`, 30 values per query, queries in parallel), with metadata
  * equality / `$in` pushed into the query; BM25 is computed in the SDK from the stored statistics,
  * and every filter is decided again in the SDK before the limit.
  *
@@ -29,6 +29,15 @@ import { FirestoreStore, NO_SESSION, TxSession, isRace, type Change, type ReadSe
  */
 
 const MAX_ATTEMPTS = 5
+/** Values Firestore accepts in one array-contains-any. */
+const ANY_OF_LIMIT = 30
+/**
+ * Candidate queries one search may send in parallel (ANY_OF_LIMIT words each). A query (or a
+ * `prefix*` expansion) of more indexed words keeps the rarest MAX_ANY_OF and may miss memories
+ * holding only the others; `stats().search_truncated` counts such searches.
+ */
+const MAX_CANDIDATE_QUERIES = 10
+const MAX_ANY_OF = ANY_OF_LIMIT * MAX_CANDIDATE_QUERIES
 /** Firestore allows 40,000 index entries per document; each term costs two (array + composite index). */
 export const MAX_TERMS = 15_000
 /** Ids this handle knows to exist: writes to them skip the create-first attempt. */
@@ -41,7 +50,7 @@ interface Shared {
   transport: Transport
   info: Record<string, unknown>
   known: Set<string>
-  counters: { create_first: number; create_first_missed: number; write_retries: number }
+  counters: { create_first: number; create_first_missed: number; write_retries: number; search_truncated: number }
   lastOrd: number
 }
 
@@ -93,7 +102,7 @@ export class FirestoreMemoryBackend implements MemoryBackend {
         transport: transportOrTx as Transport,
         info: info ?? {},
         known: new Set(),
-        counters: { create_first: 0, create_first_missed: 0, write_retries: 0 },
+        counters: { create_first: 0, create_first_missed: 0, write_retries: 0, search_truncated: 0 },
         lastOrd: 0,
       }
       this.#tx = null
@@ -337,9 +346,19 @@ export class FirestoreMemoryBackend implements MemoryBackend {
     })
   }
 
-  /** Candidates holding any of `anyOf`, with the transaction's own versions in place of the server's. */
+  /**
+   * Candidates holding any of `anyOf`, with the transaction's own versions in place of the server's.
+   * Firestore takes 30 values per array-contains-any: more words are asked in parallel queries of 30.
+   */
   async #candidates(ns: string, anyOf: string[], filter: FilterCondition[], session: ReadSession, overlay: Overlay | null): Promise<MemoryDoc[]> {
-    const server: MemoryDoc[] = await this.#store.candidates(ns, anyOf, pushdown(filter, anyOf.length), session)
+    const chunks: string[][] = []
+    for (let i = 0; i < anyOf.length; i += ANY_OF_LIMIT) chunks.push(anyOf.slice(i, i + ANY_OF_LIMIT))
+    const pushed = pushdown(filter, Math.min(anyOf.length, ANY_OF_LIMIT))
+    const byId = new Map<string, MemoryDoc>()
+    for (const found of await Promise.all(chunks.map((chunk) => this.#store.candidates(ns, chunk, pushed, session)))) {
+      for (const doc of found) byId.set(doc.id, doc)
+    }
+    const server = [...byId.values()]
     if (!overlay) return server
     const wanted = new Set(anyOf)
     const own = overlay
@@ -358,9 +377,9 @@ export class FirestoreMemoryBackend implements MemoryBackend {
     const prefixes = positive.filter((t) => t.hi !== null)
     const required = terms.filter((t) => t.role === Role.Required)
 
-    // Up to 30 exact words: the candidates do not depend on the statistics, so both go at once.
+    // Exact words only: the candidates do not depend on the statistics, so both go at once.
     const quickAnyOf = required.length > 0 ? [...new Set(required.map((t) => t.term))] : exact
-    const quick = prefixes.length === 0 && quickAnyOf.length <= 30
+    const quick = prefixes.length === 0 && quickAnyOf.length <= MAX_ANY_OF
     const early = quick && quickAnyOf.length > 0 ? this.#candidates(ns, quickAnyOf, filter, session, overlay) : null
     early?.catch(() => undefined)
 
@@ -388,17 +407,20 @@ export class FirestoreMemoryBackend implements MemoryBackend {
     let anyOf: string[]
     if (quick) anyOf = quickAnyOf
     else if (required.length > 0) {
-      // Every match holds each required term: fetch by the rarest one that fits in one query.
+      // Every match holds each required term: fetch by the rarest one that fits in the queries allowed.
       const options = required
         .map((t) => (t.hi === null ? { values: [t.term], cost: dfOfExact(t.term) } : { values: [...expansionOf(t).keys()], cost: [...expansionOf(t).values()].reduce((a, b) => a + b, 0) }))
         .sort((a, b) => a.cost - b.cost)
-      anyOf = (options.find((o) => o.values.length <= 30) ?? options[0]!).values.slice(0, 30)
+      const chosen = options.find((o) => o.values.length <= MAX_ANY_OF) ?? options[0]!
+      if (chosen.values.length > MAX_ANY_OF) this.#shared.counters.search_truncated++
+      anyOf = chosen.values.slice(0, MAX_ANY_OF)
     } else {
-      // Any word may match: the rarest 30 indexed terms (memories holding only commoner ones are missed).
+      // Any word may match: every indexed term, rarest first (beyond MAX_ANY_OF the commonest are dropped).
       const all = new Map<string, number>()
       for (const term of exact) if (dfOfExact(term) > 0) all.set(term, dfOfExact(term))
       for (const expansion of expansions) for (const [term, n] of expansion) all.set(term, n)
-      anyOf = [...all.entries()].sort((a, b) => a[1] - b[1]).slice(0, 30).map(([term]) => term)
+      if (all.size > MAX_ANY_OF) this.#shared.counters.search_truncated++
+      anyOf = [...all.entries()].sort((a, b) => a[1] - b[1]).slice(0, MAX_ANY_OF).map(([term]) => term)
     }
     if (anyOf.length === 0) return []
 
