@@ -366,6 +366,53 @@ describe('postgres: several handles on one database', () => {
     ])
     expect(ok(await handles[0]!.search('shared', null, 500)).count).toBe(120)
   })
+
+  it('a new key another connection inserts meanwhile: the store reports what it did (an update), single and batched', async () => {
+    const { ltm, url } = await fresh()
+    const other = await createLTM({ backend: 'postgres', url })
+    cleanups.push(() => other.close())
+    const watcher = await rawClient(url)
+    const waitingWriters = async (): Promise<number> =>
+      Number((await watcher.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'agent-ltm' AND wait_event_type = 'Lock'`)).rows[0].n)
+    for (const [key, write] of [
+      ['single', (k: string) => ltm.store(k, 'second writer')],
+      ['batched', (k: string) => ltm.storeBatch([{ key: k, value: 'second writer' }, { key: `${k}-fresh`, value: 'new' }])],
+    ] as const) {
+      let pending: Promise<unknown> | undefined
+      const first = await other.transaction(async (tx) => {
+        ok(await tx.store(key, 'first writer')) // inserted, not yet committed: invisible to the other connection
+        pending = write(key) // decides "new key", then its INSERT waits for this transaction
+        const deadline = Date.now() + 10_000
+        while ((await waitingWriters()) === 0) {
+          if (Date.now() > deadline) throw new Error('the second writer never waited on the first')
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      })
+      expect(first).toMatchObject({ success: true, committed: true })
+      const result = ok((await pending) as Parameters<typeof ok>[0]) as { created?: boolean; results?: Array<{ created?: boolean }> }
+      if (key === 'single') expect(result).toMatchObject({ stored: true, created: false })
+      else expect(result.results!.map((r) => r.created)).toEqual([false, true])
+      expect(expectFound(await ltm.retrieve(key)).value).toBe('second writer')
+    }
+  })
+})
+
+describe('postgres: schema upgrades', () => {
+  it('a version 1 database is upgraded on open: ltm_write replaced, version 2, memories kept', async () => {
+    const { ltm, url } = await fresh()
+    ok(await ltm.store('kept', 'from before the upgrade'))
+    await ltm.close()
+    const other = await rawClient(url)
+    // What version 1 left: its own ltm_write (here a stand-in that would fail if called) and version 1.
+    await other.query(`CREATE OR REPLACE FUNCTION ltm_write(entries json, now_ms bigint) RETURNS TABLE (ord integer, out_status text, out_expires_at bigint)
+      LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'version 1 ltm_write'; END $$`)
+    await other.query('UPDATE ltm_schema SET version = 1')
+    const upgraded = await createLTM({ backend: 'postgres', url })
+    cleanups.push(() => upgraded.close())
+    expect((await other.query('SELECT version FROM ltm_schema')).rows).toEqual([{ version: 2 }])
+    expect(ok(await upgraded.store('new', 'after'))).toMatchObject({ created: true })
+    expect(expectFound(await upgraded.retrieve('kept')).value).toBe('from before the upgrade')
+  })
 })
 
 describe('postgres: options and settings', () => {
@@ -471,6 +518,20 @@ describe('postgres: faults give typed errors and leave data unchanged', () => {
     expect(await right.retrieve('k')).toMatchObject({ success: true, found: false })
   })
 
+  it('no password against a server that asks for one: auth_failed saying so (not a connection error)', async () => {
+    const previous = process.env.PGPASSWORD
+    delete process.env.PGPASSWORD
+    try {
+      const ltm = await createLTM({ backend: 'postgres', url: `postgres://ltm_test@${own.host}:${own.port}/ltm_test` })
+      cleanups.push(() => ltm.close())
+      const result = await ltm.store('k', 'v')
+      expect(result).toMatchObject({ success: false, error_type: 'auth_failed', error: expect.stringMatching(/asks for a password and none was given/) })
+      expect(await ltm.retrieve('k')).toMatchObject({ success: false, error_type: 'auth_failed' })
+    } finally {
+      if (previous !== undefined) process.env.PGPASSWORD = previous
+    }
+  })
+
   it('a database written by a newer schema version is refused with backend_error', async () => {
     const { ltm, url } = await fresh({}, onOwn)
     ok(await ltm.store('k', 'v'))
@@ -480,7 +541,7 @@ describe('postgres: faults give typed errors and leave data unchanged', () => {
     cleanups.push(() => newer.close())
     const result = await newer.retrieve('k')
     expect(result).toMatchObject({ success: false, error_type: 'backend_error' })
-    expect((result as { error: string }).error).toMatch(/version 99, newer than this agent-ltm understands \(1\)/)
+    expect((result as { error: string }).error).toMatch(/version 99, newer than this agent-ltm understands \(2\)/)
     expect(await newer.store('k2', 'v')).toMatchObject({ success: false, error_type: 'backend_error' })
     expect((await other.query('SELECT count(*)::int AS n FROM ltm_memories')).rows[0].n).toBe(1)
   })

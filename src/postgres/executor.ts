@@ -92,6 +92,11 @@ export function postgresFailure(error: unknown, redact: (text: string) => string
     const [type, advice] = known ? [known[1], known[2]] : (['backend_error', 'the server refused the statement'] as const)
     return new PostgresFailure(type, redact(`postgres: ${advice} (${code}: ${detail})`), code)
   }
+  // The server asked for a password and the configuration has none: pg says so only in a plain
+  // Error (SCRAM) or TypeError (md5, cleartext) with this wording, no code.
+  if (error instanceof Error && /password must be a string/i.test(error.message)) {
+    return new PostgresFailure('auth_failed', 'postgres: the server asks for a password and none was given; put it in the URL (postgres://user:password@host/db or ?password=), PGPASSWORD or ~/.pgpass', undefined)
+  }
   if (error instanceof TypeError || error instanceof RangeError || !(error instanceof Error)) {
     return new PostgresFailure('backend_error', redact(`postgres: unexpected client error: ${detail}`), undefined)
   }

@@ -21,7 +21,7 @@ import { PostgresFailure, type PostgresExecutor } from './executor.js'
  *   (safe for any text); IMMUTABLE and inlinable, so the planner folds it into a constant and can
  *   use the GIN index.
  */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 const V1 = `
 CREATE TABLE ltm_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL);
@@ -86,23 +86,44 @@ CREATE TYPE ltm_entry AS (
   doc_len integer, tokens text, expires_at bigint, explicit boolean
 );
 
+-- websearch_to_tsquery never fails on any text. Words split further by PostgreSQL's parser (can't ->
+-- can, t) become an AND of the parts rather than a phrase, so a match never depends on positions
+-- (which the tsvector caps); NULL when the parser finds no lexeme in the term.
+CREATE OR REPLACE FUNCTION ltm_term_query(term text, prefix boolean) RETURNS tsquery
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+  SELECT CASE
+    WHEN pg_catalog.numnode(pg_catalog.websearch_to_tsquery('pg_catalog.simple'::regconfig, term)) = 0 THEN NULL
+    WHEN prefix THEN (pg_catalog.replace(pg_catalog.websearch_to_tsquery('pg_catalog.simple'::regconfig, term)::text, '<->', '&') || ':*')::tsquery
+    ELSE pg_catalog.replace(pg_catalog.websearch_to_tsquery('pg_catalog.simple'::regconfig, term)::text, '<->', '&')::tsquery
+  END
+$fn$;
+
+INSERT INTO ltm_schema (id, version) VALUES (1, 1);
+`
+
+/**
+ * ltm_write, defined once: version 2 created or replaced it (version 1's reported a row another
+ * connection inserted meanwhile as 'created'). A new database gets V1 and then every migration.
+ */
+const WRITE_FUNCTION = `
 -- Applies a batch and reports each entry's outcome, in entry order. The usual batch (each key once)
 -- is one set-based INSERT, so the statistics triggers run once per batch. A batch naming a key twice
 -- goes entry by entry instead, so a later entry sees the earlier one.
-CREATE FUNCTION ltm_write(entries json, now_ms bigint)
+CREATE OR REPLACE FUNCTION ltm_write(entries json, now_ms bigint)
 RETURNS TABLE (ord integer, out_status text, out_expires_at bigint)
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 DECLARE
   e record;
   prev record;
+  inserted boolean;
 BEGIN
   IF NOT EXISTS (SELECT FROM json_populate_recordset(NULL::ltm_entry, entries) GROUP BY ns, key HAVING count(*) > 1) THEN
     RETURN QUERY
     WITH input AS MATERIALIZED (
       SELECT x.*, x.ordinality::integer AS i FROM json_populate_recordset(NULL::ltm_entry, entries) WITH ORDINALITY AS x
     ),
-    -- Locked, so what we report is what the INSERT below finds (a row inserted meanwhile by another
-    -- connection is the one race left: reported 'created', written as an update).
+    -- Locked, so what we decide is what the INSERT below finds, except for a row another connection
+    -- inserts meanwhile: the INSERT then updates it, and RETURNING says so (xmax = 0 only on an insert).
     existing AS (
       SELECT m.ns, m.key, m.content_hash, m.metadata, m.expires_at FROM input JOIN ltm_memories m ON m.ns = input.ns AND m.key = input.key
       FOR UPDATE OF m
@@ -123,8 +144,11 @@ BEGIN
         terms = excluded.terms, doc_len = excluded.doc_len, tokens = excluded.tokens, updated_at = excluded.updated_at,
         expires_at = excluded.expires_at,
         created_at = CASE WHEN m.expires_at IS NOT NULL AND m.expires_at <= now_ms THEN excluded.created_at ELSE m.created_at END
+      RETURNING m.ns, m.key, (m.xmax = 0) AS inserted
     )
-    SELECT d.i, d.status, CASE WHEN d.status = 'unchanged' THEN d.old_expires_at ELSE d.expires_at END FROM decided d ORDER BY d.i;
+    SELECT d.i, CASE WHEN d.status = 'created' AND NOT w.inserted THEN 'updated' ELSE d.status END,
+        CASE WHEN d.status = 'unchanged' THEN d.old_expires_at ELSE d.expires_at END
+      FROM decided d LEFT JOIN written w ON w.ns = d.ns AND w.key = d.key ORDER BY d.i;
     RETURN;
   END IF;
 
@@ -148,32 +172,19 @@ BEGIN
         VALUES (e.ns, e.key, e.value, e.metadata, e.content_hash, e.terms, e.doc_len, e.tokens, now_ms, now_ms, e.expires_at)
         ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, metadata = excluded.metadata, content_hash = excluded.content_hash,
           terms = excluded.terms, doc_len = excluded.doc_len, tokens = excluded.tokens, created_at = excluded.created_at,
-          updated_at = excluded.updated_at, expires_at = excluded.expires_at;
-      out_status := 'created';
+          updated_at = excluded.updated_at, expires_at = excluded.expires_at
+        RETURNING (m.xmax = 0) INTO inserted;
+      out_status := CASE WHEN inserted THEN 'created' ELSE 'updated' END;
       out_expires_at := e.expires_at;
     END IF;
     RETURN NEXT;
   END LOOP;
 END
 $fn$;
-
--- websearch_to_tsquery never fails on any text. Words split further by PostgreSQL's parser (can't ->
--- can, t) become an AND of the parts rather than a phrase, so a match never depends on positions
--- (which the tsvector caps); NULL when the parser finds no lexeme in the term.
-CREATE OR REPLACE FUNCTION ltm_term_query(term text, prefix boolean) RETURNS tsquery
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
-  SELECT CASE
-    WHEN pg_catalog.numnode(pg_catalog.websearch_to_tsquery('pg_catalog.simple'::regconfig, term)) = 0 THEN NULL
-    WHEN prefix THEN (pg_catalog.replace(pg_catalog.websearch_to_tsquery('pg_catalog.simple'::regconfig, term)::text, '<->', '&') || ':*')::tsquery
-    ELSE pg_catalog.replace(pg_catalog.websearch_to_tsquery('pg_catalog.simple'::regconfig, term)::text, '<->', '&')::tsquery
-  END
-$fn$;
-
-INSERT INTO ltm_schema (id, version) VALUES (1, 1);
 `
 
 /** Migrations from version N to N+1, appended as the schema evolves; index 0 upgrades 1 -> 2. */
-export const MIGRATIONS: readonly string[] = []
+export const MIGRATIONS: readonly string[] = [WRITE_FUNCTION]
 
 const LOCK = { text: `SELECT pg_advisory_xact_lock(hashtext('agent-ltm schema'))`, values: [] }
 const READ_VERSION = { text: `SELECT version FROM ltm_schema WHERE id = 1`, values: [] }
