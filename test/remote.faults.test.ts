@@ -203,6 +203,18 @@ for (const remote of remotes) {
       await late.close()
     })
 
+    it('credentials refused at open (401): calls return auth_failed, and the handle recovers once they are accepted (a refreshed token)', async () => {
+      proxy.clear()
+      proxy.inject({ kind: 'status', status: 401 }, { times: 1000 })
+      const refused = await createLTM(env.proxied(proxy.url))
+      expect(await refused.retrieve('seed-1')).toMatchObject({ success: false, error_type: 'auth_failed' })
+      expect(await refused.store('refused', 'never written')).toMatchObject({ success: false, error_type: 'auth_failed' })
+      proxy.clear()
+      expect(await refused.retrieve('seed-1')).toMatchObject({ success: true, found: true, value: 'seed memory 1 about coffee' })
+      expect(Object.keys(await snapshot(env.direct))).not.toContain('refused')
+      await refused.close()
+    })
+
     it('after all that, the proxied handle works normally', async () => {
       ok(await ltm.store('after', 'still fine'))
       expect(await ltm.retrieve('after')).toMatchObject({ success: true, found: true, value: 'still fine' })

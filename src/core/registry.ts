@@ -34,12 +34,16 @@ export async function loadBackend(name: string): Promise<BackendDefinition> {
   return load()
 }
 
-/** Failures that may pass by themselves: a server that was down, busy or rate limiting at open. */
-const TRANSIENT: ReadonlySet<string> = new Set(['connection_timeout', 'rate_limited', 'lock_timeout'])
+/**
+ * Failures that may pass without new options: a server that was down, busy or rate limiting at
+ * open, and refused credentials (a token provider may hand out a refreshed token, or the key may be
+ * granted server-side). Retrying costs one open per call, no more than the call itself would send.
+ */
+const REOPEN_ON_CALL: ReadonlySet<string> = new Set(['connection_timeout', 'rate_limited', 'lock_timeout', 'auth_failed'])
 
 /**
  * A backend that failed to open: every operation returns the failure, as the spec's graceful
- * degradation asks. When the failure may pass by itself (see TRANSIENT), each call first tries to
+ * degradation asks. When the failure may pass (see REOPEN_ON_CALL), each call first tries to
  * open again (one attempt at a time), and once that works the handle carries on normally.
  */
 function failedBackend(name: string, failure: LtmFailure, reopen: () => Promise<MemoryBackend>): MemoryBackend {
@@ -51,7 +55,7 @@ function failedBackend(name: string, failure: LtmFailure, reopen: () => Promise<
     if (opened) return opened
     // A transport failure knows whether sending again may work (a 5xx does; a 4xx does not).
     const retryable = (last as { retryable?: unknown }).retryable === true
-    if (!TRANSIENT.has(last.errorType) && !retryable) throw last
+    if (!REOPEN_ON_CALL.has(last.errorType) && !retryable) throw last
     opening ??= reopen().then(
       (fresh) => {
         if (closed) void fresh.close()
@@ -85,7 +89,7 @@ function failedBackend(name: string, failure: LtmFailure, reopen: () => Promise<
 /**
  * Opens memory on a backend. Expected failures (a missing driver, an unreachable server) do not
  * throw: the handle returns them as `{ success: false, error_type }` from every call, and retries
- * the open on each call while the failure is a transient one (an unreachable or busy server).
+ * the open on each call while the failure may pass (an unreachable or busy server, refused credentials).
  * An unknown backend name or a missing required option throws an `LtmError`.
  * @example const ltm = await createLTM({ backend: 'sqlite', path: './memory.db' })
  */
