@@ -29,6 +29,8 @@ export default defineConfig([
     platform: 'node',
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
+    // One file: split chunks of this build would each get the banner.
+    splitting: false,
     external: ['better-sqlite3', 'libsql', 'sql.js'],
   },
 ])
