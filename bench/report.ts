@@ -7,6 +7,7 @@ import type { FillResult } from './fill-child.js'
 import type { MicroCost } from './micro.js'
 import type { Driver } from './raw.js'
 import type { LatencySummary } from './stats.js'
+import type { HostInfo } from './host.js'
 
 export type Side = 'sdk' | 'raw'
 export type Operation = 'store' | 'retrieve' | 'search' | 'search_filter' | 'list_filter'
@@ -99,20 +100,12 @@ export interface ColdStartResult {
   by_driver: Record<string, { wall_ms: number[]; in_process: ColdResult[] }>
 }
 
-export interface MachineInfo {
-  platform: string
-  release: string
+export interface MachineInfo extends HostInfo {
   arch: string
-  cpu_model: string
-  cpus: number
   cpu_mhz: number
-  total_memory_bytes: number
-  node: string
   v8: string
   icu: string | undefined
   drivers: Record<Driver, { version: string; sqlite: string; compile_options: string[] }>
-  load_average_start: number[]
-  load_average_end: number[]
 }
 
 export interface BenchResults {

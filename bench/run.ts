@@ -7,10 +7,9 @@
  * Writes <out>/<YYYY-MM-DD>.json (every measurement) and rewrites BENCHMARKS.md.
  */
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseFilter } from '../src/core/filter.js'
 import { parseQuery } from '../src/core/tokenize.js'
@@ -41,8 +40,8 @@ import {
 import { check, openSdk } from './sdk.js'
 import { elapsedNs, median, now, round, summarize } from './stats.js'
 import { sourceFingerprint } from './source-fingerprint.js'
+import { REPO_ROOT as ROOT, hostInfo, loadAverage, packageVersion, updateBenchmarks, writeResultsJson } from './host.js'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DEFAULT_SIZES = [1_000, 10_000, 100_000]
 const STORE_OPS = 2000
 const RETRIEVE_OPS = 2000
@@ -369,14 +368,6 @@ async function runSize(size: number, dir: string, libsqlFull: boolean): Promise<
 
 // ---------------------------------------------------------------- machine, source
 
-function packageVersion(name: string): string {
-  try {
-    return (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version
-  } catch {
-    return 'not installed'
-  }
-}
-
 async function sqliteBuild(driver: Driver): Promise<{ sqlite: string; compile_options: string[] }> {
   try {
     const Database = await loadDriver(driver)
@@ -391,24 +382,16 @@ async function sqliteBuild(driver: Driver): Promise<{ sqlite: string; compile_op
 }
 
 async function machineInfo(): Promise<MachineInfo> {
-  const cpus = os.cpus()
   return {
-    platform: os.platform(),
-    release: os.release(),
+    ...hostInfo(),
     arch: os.arch(),
-    cpu_model: cpus[0]?.model.trim() ?? 'unknown',
-    cpus: cpus.length,
-    cpu_mhz: cpus[0]?.speed ?? 0,
-    total_memory_bytes: os.totalmem(),
-    node: process.version,
+    cpu_mhz: os.cpus()[0]?.speed ?? 0,
     v8: process.versions.v8,
     icu: process.versions.icu,
     drivers: {
       'better-sqlite3': { version: packageVersion('better-sqlite3'), ...(await sqliteBuild('better-sqlite3')) },
       libsql: { version: packageVersion('libsql'), ...(await sqliteBuild('libsql')) },
     },
-    load_average_start: os.loadavg().map((x) => round(x, 2)),
-    load_average_end: [],
   }
 }
 
@@ -474,15 +457,13 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true })
   }
 
-  machine.load_average_end = os.loadavg().map((x) => round(x, 2))
+  machine.load_average_end = loadAverage()
   results.elapsed_s = round(elapsedNs(T0) / 1e9)
-  mkdirSync(outDir, { recursive: true })
-  const suffix = values.quick ? '-quick' : ''
-  const jsonPath = path.join(outDir, `${date}${suffix}.json`)
-  writeFileSync(jsonPath, JSON.stringify(results) + '\n')
+  const jsonPath = writeResultsJson(outDir, `${date}${values.quick ? '-quick' : ''}.json`, results)
   const markdown = renderMarkdown(results)
-  const mdPath = values.quick ? path.join(outDir, `${date}-quick.md`) : values.out ? path.join(outDir, 'BENCHMARKS.md') : path.join(ROOT, 'BENCHMARKS.md')
-  writeFileSync(mdPath, markdown)
+  let mdPath: string
+  if (values.quick) writeFileSync((mdPath = path.join(outDir, `${date}-quick.md`)), markdown)
+  else mdPath = updateBenchmarks(values.out ? outDir : undefined, () => markdown)
   log(`wrote ${path.relative(ROOT, jsonPath)} and ${path.relative(ROOT, mdPath)} in ${results.elapsed_s}s (median cold start ${results.cold_start ? median(results.cold_start.by_driver['better-sqlite3']!.wall_ms) : '-'} ms)`)
   if (values.quick) {
     // The smoke run covers the remote backends too; their full run is `npm run bench:remote`.

@@ -8,13 +8,12 @@
  * "Browser (Chromium)" section of BENCHMARKS.md (between its marker comments); `npm run bench`
  * keeps that section, read back from the newest browser-*.json.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
@@ -42,8 +41,8 @@ import {
   type StoreStep,
 } from './types.js'
 import { sourceFingerprint } from '../source-fingerprint.js'
+import { REPO_ROOT as ROOT, hostInfo, loadAverage, packageVersion, updateBenchmarks, writeResultsJson } from '../host.js'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CLASSES: QueryClass[] = ['rare', 'medium', 'common']
 const QUERIES = queryList()
 
@@ -404,14 +403,6 @@ async function coldPhase(browser: Browser, n: number): Promise<ColdOpenResult> {
 const size = (n: number): string => (n >= 1000 ? `${Math.round(n / 100) / 10}k` : String(n))
 const fmtBytes = (bytes: number): string => (bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MB` : `${(bytes / 1024).toFixed(0)} kB`)
 
-function packageVersion(name: string): string {
-  try {
-    return (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version
-  } catch {
-    return 'unknown'
-  }
-}
-
 function newestMtime(dir: string): number {
   let newest = 0
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -439,23 +430,13 @@ async function main(): Promise<void> {
   const bundle = await bundlePage()
   const server = await serve(bundle.files)
   const browser = await Browser.start(server.url)
-  const cpus = os.cpus()
   const results: BrowserBenchResults = {
     kind: 'agent-ltm-browser-bench',
     date,
     started_at: startedAt.toISOString(),
     elapsed_s: 0,
     quick,
-    machine: {
-      cpu_model: cpus[0]?.model.trim() ?? 'unknown',
-      cpus: cpus.length,
-      total_memory_bytes: os.totalmem(),
-      platform: os.platform(),
-      release: os.release(),
-      node: process.version,
-      load_average_start: os.loadavg().map((x) => round(x, 2)),
-      load_average_end: [],
-    },
+    machine: hostInfo(),
     browser: { version: browser.version, page: await browser.withPage((page) => call(page, 'info')), args: [...CHROMIUM_ARGS, ...EXTRA_ARGS] },
     versions: {
       'agent-ltm': (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
@@ -505,20 +486,16 @@ async function main(): Promise<void> {
     await browser.close()
     await server.close()
   }
-  results.machine.load_average_end = os.loadavg().map((x) => round(x, 2))
+  results.machine.load_average_end = loadAverage()
   results.elapsed_s = round((performance.now() - T0) / 1000)
 
-  mkdirSync(outDir, { recursive: true })
-  const jsonPath = path.join(outDir, browserResultsFile(date, quick))
-  writeFileSync(jsonPath, JSON.stringify(results) + '\n')
+  const jsonPath = writeResultsJson(outDir, browserResultsFile(date, quick), results)
   log(`wrote ${path.relative(ROOT, jsonPath)}`)
   if (quick) {
     log('--quick: BENCHMARKS.md left alone')
     return
   }
-  const mdPath = values.out ? path.join(outDir, 'BENCHMARKS.md') : path.join(ROOT, 'BENCHMARKS.md')
-  const before = existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : '# Benchmarks\n'
-  writeFileSync(mdPath, replaceBrowserSection(before, renderBrowserSection(results)))
+  const mdPath = updateBenchmarks(values.out ? outDir : undefined, (before) => replaceBrowserSection(before, renderBrowserSection(results)))
   log(`rewrote the browser section of ${path.relative(ROOT, mdPath)} in ${results.elapsed_s} s`)
 }
 

@@ -6,6 +6,7 @@
  */
 import type { QueryClass } from '../corpus.js'
 import type { LatencySummary } from '../stats.js'
+import type { HostInfo } from '../host.js'
 
 export type SearchLib = 'agent-ltm' | 'minisearch' | 'orama'
 export const SEARCH_LIBS: readonly SearchLib[] = ['agent-ltm', 'minisearch', 'orama']
@@ -265,16 +266,7 @@ export interface BrowserBenchResults {
   started_at: string
   elapsed_s: number
   quick: boolean
-  machine: {
-    cpu_model: string
-    cpus: number
-    total_memory_bytes: number
-    platform: string
-    release: string
-    node: string
-    load_average_start: number[]
-    load_average_end: number[]
-  }
+  machine: HostInfo
   browser: { version: string; page: PageInfo; args: string[] }
   versions: Record<string, string>
   /** sha256 over src/**\/*.ts at run time, and when dist/index.browser.js (what the page runs) was built. */

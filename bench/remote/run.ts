@@ -15,10 +15,9 @@
  * back from the newest remote-*.json.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createClient, type Client } from '@libsql/client/web'
 import pg from 'pg'
@@ -61,8 +60,8 @@ import {
   type TimedResult,
 } from './types.js'
 import { sourceFingerprint } from '../source-fingerprint.js'
+import { REPO_ROOT as ROOT, hostInfo, loadAverage, packageVersion, updateBenchmarks, writeResultsJson } from '../host.js'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const TOKEN = 'bench-remote-token-5c1e'
 const RETRIEVE_BATCH = 50
 /** Raw writes go to their own namespace of the same database, so every SDK store searches the same memories. */
@@ -468,14 +467,6 @@ function summarizeLatency(samples: Record<TimedOp, Map<string, number[]>>): Pick
 
 // ---------------------------------------------------------------- machine, versions
 
-function packageVersion(name: string): string {
-  try {
-    return (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version
-  } catch {
-    return 'not installed'
-  }
-}
-
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex')
 
 // ---------------------------------------------------------------- postgres, supabase, firestore
@@ -611,7 +602,7 @@ async function main(): Promise<void> {
   const outDir = path.resolve(values.out ?? path.join(ROOT, 'bench', 'results'))
   const startedAt = new Date()
   const date = startedAt.toISOString().slice(0, 10)
-  const loadStart = os.loadavg().map((x) => round(x, 2))
+  const loadStart = loadAverage()
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'agent-ltm-bench-remote-'))
 
   log(`starting the Hrana server and two D1 servers${quick ? '' : ', PostgreSQL, PostgREST over it and the Firestore emulator'}`)
@@ -688,22 +679,12 @@ async function main(): Promise<void> {
     const proxy = await bindingProxy(binding)
     if (servers) log('firestore emulator: raw query times by filter')
     const firestoreEmulator = servers ? await servers.emulatorQueryCost() : undefined
-    const cpus = os.cpus()
     results = {
       date,
       started_at: startedAt.toISOString(),
       quick,
       elapsed_s: 0,
-      machine: {
-        cpu_model: cpus[0]?.model.trim() ?? 'unknown',
-        cpus: cpus.length,
-        total_memory_bytes: os.totalmem(),
-        platform: os.platform(),
-        release: os.release(),
-        node: process.version,
-        load_average_start: loadStart,
-        load_average_end: os.loadavg().map((x) => round(x, 2)),
-      },
+      machine: { ...hostInfo(loadStart), load_average_end: loadAverage() },
       versions: {
         ...Object.fromEntries(['@libsql/client', '@libsql/hrana-client', 'libsql', 'miniflare', 'workerd', 'better-sqlite3', 'pg', '@supabase/supabase-js'].map((name) => [name, packageVersion(name)])),
         ...(servers ? { postgresql: servers.postgresVersion } : {}),
@@ -744,14 +725,10 @@ async function main(): Promise<void> {
   }
 
   results.elapsed_s = round((performance.now() - T0) / 1000)
-  mkdirSync(outDir, { recursive: true })
-  const jsonPath = path.join(outDir, REMOTE.resultsFile(date, quick))
-  writeFileSync(jsonPath, JSON.stringify(results) + '\n')
+  const jsonPath = writeResultsJson(outDir, REMOTE.resultsFile(date, quick), results)
   let wrote = path.relative(ROOT, jsonPath)
   if (!quick) {
-    const mdPath = values.out ? path.join(outDir, 'BENCHMARKS.md') : path.join(ROOT, 'BENCHMARKS.md')
-    const markdown = existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : '# Benchmarks\n'
-    writeFileSync(mdPath, REMOTE.replace(markdown, renderRemoteSection(results)))
+    const mdPath = updateBenchmarks(values.out ? outDir : undefined, (markdown) => REMOTE.replace(markdown, renderRemoteSection(results)))
     wrote += ` and the remote section of ${path.relative(ROOT, mdPath)}`
   }
   log(`wrote ${wrote} in ${results.elapsed_s} s`)

@@ -2,6 +2,7 @@
 import type { TransportStats } from '../../src/transport/transport.js'
 import type { LatencySummary } from '../stats.js'
 import type { BackendParity, ParityQuery } from './parity.js'
+import type { HostInfo } from '../host.js'
 
 /** The SDK on each backend: embedded SQLite (better-sqlite3 file) and the remote ones over loopback. */
 export const BACKENDS = ['sqlite', 'turso', 'd1-rest', 'd1-binding', 'postgres', 'supabase', 'firestore'] as const
@@ -77,16 +78,7 @@ export interface RemoteBenchResults {
   started_at: string
   quick: boolean
   elapsed_s: number
-  machine: {
-    cpu_model: string
-    cpus: number
-    total_memory_bytes: number
-    platform: string
-    release: string
-    node: string
-    load_average_start: number[]
-    load_average_end: number[]
-  }
+  machine: HostInfo
   versions: Record<string, string>
   /** sha256 of src/**\/*.ts, and of each test server's source file. */
   source_fingerprint: string
