@@ -2,13 +2,39 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { build, type BuildOptions, type OutputFile } from 'esbuild'
 import { contentTypeOf, type StaticFile } from './server.js'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const E2E_DIR = join(REPO_ROOT, 'e2e')
 export const BUILT_BROWSER_BUNDLE = join(REPO_ROOT, 'dist', 'index.browser.js')
 export const SHIPPED_WASM = join(REPO_ROOT, 'wasm', 'sql-wasm.wasm')
+
+/** How a page is bundled (the e2e pages, the browser bench): the built SDK for a browser, as an app bundler would. */
+export const PAGE_BUILD_OPTIONS = {
+  absWorkingDir: REPO_ROOT,
+  write: false, // outdir only names the outputs
+  bundle: true,
+  splitting: true, // keeps dist's lazy import of the sqlite backend a separate chunk, as an app bundler would
+  format: 'esm',
+  platform: 'browser',
+  // sql.js maps the "browser" condition to dist/sql-wasm-browser.js (no fs/path/crypto).
+  conditions: ['browser'],
+  mainFields: ['browser', 'module', 'main'],
+  target: 'es2022',
+  logLevel: 'silent',
+} satisfies BuildOptions
+
+/** The bundle's outputs under their URL paths, and the shipped sql.js wasm under /wasm/. */
+export function servedFiles(outputs: OutputFile[], outdir: string): Map<string, StaticFile> {
+  const files = new Map<string, StaticFile>()
+  for (const output of outputs) {
+    const path = `/${relative(outdir, output.path).split('\\').join('/')}`
+    files.set(path, { body: output.contents, type: contentTypeOf(path) })
+  }
+  files.set(`/wasm/${basename(SHIPPED_WASM)}`, { body: readFileSync(SHIPPED_WASM), type: 'application/wasm' })
+  return files
+}
 
 export interface PageBundle {
   /** URL path -> file, ready for startStaticServer: the PAGES, their scripts and /wasm/sql-wasm.wasm. */
@@ -62,34 +88,19 @@ export async function buildPageBundle(): Promise<PageBundle> {
   }
   const outdir = join(E2E_DIR, '.out') // nothing is written (write: false); only names the outputs
   const result = await build({
-    absWorkingDir: REPO_ROOT,
+    ...PAGE_BUILD_OPTIONS,
     entryPoints: [...Object.values(PAGES).map(({ entry }) => entry), ...SCRIPTS].map((entry) => ({ in: join(E2E_DIR, `${entry}.ts`), out: entry })),
     outdir,
-    write: false,
-    bundle: true,
-    splitting: true, // keeps dist's lazy import of the sqlite backend a separate chunk, as an app bundler would
-    format: 'esm',
-    platform: 'browser',
-    // sql.js maps the "browser" condition to dist/sql-wasm-browser.js (no fs/path/crypto).
-    conditions: ['browser'],
-    mainFields: ['browser', 'module', 'main'],
-    target: 'es2022',
     alias: { vitest: join(E2E_DIR, 'vitest-shim.ts') },
     metafile: true,
-    logLevel: 'silent',
   })
   if (result.warnings.length > 0) {
     console.warn(`e2e page bundle: ${result.warnings.length} esbuild warning(s):\n${result.warnings.map((w) => `  ${w.text} (${w.location?.file ?? '?'})`).join('\n')}`)
   }
-  const files = new Map<string, StaticFile>()
+  const files = servedFiles(result.outputFiles, outdir)
   for (const { path, entry } of Object.values(PAGES)) {
     files.set(path, { body: pageHtml(`agent-ltm e2e: ${entry}`, entry), type: 'text/html; charset=utf-8' })
   }
-  for (const output of result.outputFiles) {
-    const path = `/${relative(outdir, output.path).split('\\').join('/')}`
-    files.set(path, { body: output.contents, type: contentTypeOf(path) })
-  }
-  files.set(`/wasm/${basename(SHIPPED_WASM)}`, { body: readFileSync(SHIPPED_WASM), type: 'application/wasm' })
   const outputs = result.metafile.outputs
   const inputsOf = (output: string, seen = new Set<string>()): string[] => {
     if (seen.has(output) || !outputs[output]) return []

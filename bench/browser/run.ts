@@ -18,8 +18,8 @@ import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { CHROMIUM_ARGS, CHROMIUM_PATH, assertChromiumInstalled } from '../../e2e/browser.js'
-import { BUILT_BROWSER_BUNDLE, SHIPPED_WASM } from '../../e2e/page-bundle.js'
-import { contentTypeOf, type StaticFile } from '../../e2e/server.js'
+import { BUILT_BROWSER_BUNDLE, PAGE_BUILD_OPTIONS, servedFiles } from '../../e2e/page-bundle.js'
+import type { StaticFile } from '../../e2e/server.js'
 import { queryList, type QueryClass } from '../corpus.js'
 import { round, summarize } from '../stats.js'
 import type { BenchApi } from './bench.page.js'
@@ -93,31 +93,17 @@ async function bundlePage(): Promise<Bundle> {
   }
   const outdir = path.join(ROOT, 'bench', 'browser', '.out') // nothing is written (write: false)
   const result = await build({
-    absWorkingDir: ROOT,
+    ...PAGE_BUILD_OPTIONS,
     entryPoints: [{ in: path.join(ROOT, 'bench', 'browser', 'bench.page.ts'), out: 'bench.page' }],
     outdir,
-    write: false,
-    bundle: true,
-    splitting: true, // keeps dist's lazy import of the sqlite backend a separate chunk, as an app bundler would
-    format: 'esm',
-    platform: 'browser',
-    conditions: ['browser'],
-    mainFields: ['browser', 'module', 'main'],
-    target: 'es2022',
     minify: true,
-    logLevel: 'silent',
   })
   if (result.warnings.length > 0) log(`esbuild: ${result.warnings.length} warning(s): ${result.warnings.map((w) => w.text).join('; ')}`)
-  const files = new Map<string, StaticFile>()
+  const files = servedFiles(result.outputFiles, outdir)
   files.set('/', {
     body: '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>agent-ltm browser bench</title>\n<script type="module" src="/bench.page.js"></script></head><body></body></html>\n',
     type: 'text/html; charset=utf-8',
   })
-  for (const output of result.outputFiles) {
-    const urlPath = `/${path.relative(outdir, output.path).split(path.sep).join('/')}`
-    files.set(urlPath, { body: output.contents, type: contentTypeOf(urlPath) })
-  }
-  files.set(`/wasm/${path.basename(SHIPPED_WASM)}`, { body: readFileSync(SHIPPED_WASM), type: 'application/wasm' })
   return { files }
 }
 
