@@ -73,6 +73,21 @@ describe('d1: round trips', () => {
     expect(await cost(() => ltm.delete('k'))).toBe(1)
     await ltm.close()
   })
+
+  it('opening costs one request on a database that has the schema, three on a new one', async () => {
+    await emptyDatabase()
+    const opened = async (): Promise<{ ltm: LTM; requests: number }> => {
+      const ltm = await createLTM(restOptions())
+      return { ltm, requests: (ok(await ltm.stats()) as unknown as { transport: { requests: number } }).transport.requests - 1 }
+    }
+    const fresh = await opened()
+    expect(fresh.requests).toBe(3) // the version read fails, the check, the creation
+    ok(await fresh.ltm.store('k', 'v'))
+    const again = await opened()
+    expect(again.requests).toBe(1)
+    expect(await again.ltm.retrieve('k')).toMatchObject({ success: true, found: true, value: 'v' })
+    await Promise.all([fresh.ltm.close(), again.ltm.close()])
+  })
 })
 
 describe('d1: configuration and server answers', () => {

@@ -58,6 +58,17 @@ describe('turso: round trips and options', () => {
     expect(await cost(() => ltm.cleanupExpired())).toBe(1)
   })
 
+  it('opening costs one request on a database that has the schema, three on a new one', async () => {
+    const { ltm, server } = await connect() // a new database: the version read fails, the check, the creation
+    expect(server.log.filter((entry) => entry.method === 'POST')).toHaveLength(3)
+    ok(await ltm.store('k', 'v'))
+    const before = server.log.length
+    const again = await createLTM({ backend: 'turso', url: server.url, authToken: TOKEN })
+    cleanups.push(() => again.close())
+    expect(server.log.slice(before).filter((entry) => entry.method === 'POST')).toHaveLength(1)
+    expect(await again.retrieve('k')).toMatchObject({ success: true, found: true, value: 'v' })
+  })
+
   it('the transport counts what went over the wire, and stats() shows it', async () => {
     const { ltm } = await connect()
     ok(await ltm.store('a', 'counted'))
