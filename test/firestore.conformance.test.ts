@@ -11,6 +11,7 @@ import { memories, queryList, toBatch } from '../bench/corpus.js'
 import { splitValue } from '../src/firestore/model.js'
 import { runConformance, type ConformanceHarness } from './conformance/suite.js'
 import { ok } from './conformance/harness.js'
+import { recordingFetch } from './support/recording-fetch.js'
 import { startFirestoreEmulator, type FirestoreEmulator } from './servers/firestore-emulator.js'
 
 let emulator: FirestoreEmulator
@@ -447,22 +448,6 @@ describe('firestore: large values and batches', () => {
 })
 
 // ---------------------------------------------------------------- configuration and auth
-
-/** A fetch that records the Authorization header of every request and can answer some requests itself. */
-function recordingFetch(answer?: (url: string, body: string) => Response | null): { fetch: typeof fetch; auth: string[]; urls: string[] } {
-  const auth: string[] = []
-  const urls: string[] = []
-  return {
-    auth,
-    urls,
-    fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
-      auth.push(new Headers(init?.headers).get('authorization') ?? '')
-      urls.push(String(input))
-      const injected = answer?.(String(input), typeof init?.body === 'string' ? init.body : new TextDecoder().decode(init?.body as Uint8Array | undefined))
-      return injected ?? fetch(input, init)
-    }) as typeof fetch,
-  }
-}
 
 describe('firestore: configuration and auth', () => {
   it('configuration errors are LtmError invalid_argument', async () => {

@@ -9,6 +9,7 @@ import { createLTM, migrate, type LTM } from '../src/index.node.js'
 import { runConformance, type ConformanceHarness } from './conformance/suite.js'
 import { ok } from './conformance/harness.js'
 import { signUpFirebaseUser, type SignedInUser } from './firebase-user.js'
+import { recordingFetch } from './support/recording-fetch.js'
 import { startFirebaseAuthEmulator, type FirebaseAuthEmulator } from './servers/firebase-auth-emulator.js'
 import { startFirestoreEmulator, type FirestoreEmulator } from './servers/firestore-emulator.js'
 
@@ -100,17 +101,12 @@ describe('firestore with Firebase Auth users: the rules hold', () => {
 
   it('the bearer token is the signed-in user\'s ID token, asked of firebase on every request', async () => {
     const signed = await newUser()
-    const sent: string[] = []
-    const ltm = await open(signed.collection, { user: signed.user }, {
-      fetch: ((input: RequestInfo | URL, init?: RequestInit) => {
-        sent.push(new Headers(init?.headers).get('authorization') ?? '')
-        return fetch(input, init)
-      }) as typeof fetch,
-    })
+    const recorder = recordingFetch()
+    const ltm = await open(signed.collection, { user: signed.user }, { fetch: recorder.fetch })
     ok(await ltm.store('k', 'v'))
     ok(await ltm.retrieve('k'))
     const token = await signed.user.getIdToken()
-    expect(sent).toEqual([`Bearer ${token}`, `Bearer ${token}`])
+    expect(recorder.auth).toEqual([`Bearer ${token}`, `Bearer ${token}`])
     // It is a Firebase ID token for this user (what the rules read as request.auth.uid).
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { user_id: string; aud: string }
     expect(claims).toMatchObject({ user_id: signed.user.uid, aud: authEmulator.projectId })
@@ -119,13 +115,8 @@ describe('firestore with Firebase Auth users: the rules hold', () => {
 
   it('an expired ID token: firebase refreshes it at the emulator and the handle keeps working', async () => {
     const signed = await newUser()
-    const sent: string[] = []
-    const ltm = await open(signed.collection, { user: signed.user }, {
-      fetch: ((input: RequestInfo | URL, init?: RequestInit) => {
-        sent.push(new Headers(init?.headers).get('authorization') ?? '')
-        return fetch(input, init)
-      }) as typeof fetch,
-    })
+    const recorder = recordingFetch()
+    const ltm = await open(signed.collection, { user: signed.user }, { fetch: recorder.fetch })
     ok(await ltm.store('k', 'before the hour'))
     // Only Date moves: firebase sees its token expired and refreshes it (securetoken at the emulator).
     await new Promise((resolve) => setTimeout(resolve, 1100)) // the new token's iat differs by a second
@@ -133,7 +124,7 @@ describe('firestore with Firebase Auth users: the rules hold', () => {
     ok(await ltm.store('k', 'after the hour'))
     vi.useRealTimers()
     expect(ok(await ltm.retrieve('k')).value).toBe('after the hour')
-    expect(new Set(sent).size).toBeGreaterThan(1)
+    expect(new Set(recorder.auth).size).toBeGreaterThan(1)
     await ltm.close()
   })
 

@@ -3,11 +3,11 @@
 // ports. The `firebase` package signs users up and in against it exactly as against Firebase Auth;
 // the ID tokens it issues are unsigned JWTs that the Firestore emulator accepts and evaluates
 // security rules with (request.auth.uid), so rules tests exercise the real chain user -> token -> rules.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { startEmulatorProcess } from './emulator-process.js'
 import { freePort } from './free-port.js'
 
 export interface FirebaseAuthEmulator {
@@ -48,41 +48,24 @@ export async function startFirebaseAuthEmulator(options: { timeoutMs?: number } 
       },
     }),
   )
-  const child: ChildProcess = spawn(process.execPath, [cli, 'emulators:start', '--only', 'auth', '--project', PROJECT_ID], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // No prompts, no update check, no usage reporting: nothing here may wait on the network or a human.
-    env: { ...process.env, CI: 'true', NO_UPDATE_NOTIFIER: '1', FIREBASE_CLI_DISABLE_USAGE_COLLECTION: 'true', XDG_CONFIG_HOME: dir },
-  })
-  let log = ''
-  const keep = (chunk: Buffer): void => {
-    log = (log + chunk.toString()).slice(-8000)
-  }
-  child.stdout?.on('data', keep)
-  child.stderr?.on('data', keep)
-  const killOnExit = (): void => void child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  let exited: number | null | undefined
-  child.once('exit', (code) => (exited = code))
-
   const host = `127.0.0.1:${port}`
   const url = `http://${host}`
-  const timeoutMs = options.timeoutMs ?? 60_000
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (exited !== undefined) throw new Error(`the Firebase Auth emulator exited (code ${exited}) before answering:\n${log}`)
-    try {
+  const emulator = await startEmulatorProcess({
+    name: 'the Firebase Auth emulator',
+    command: process.execPath,
+    args: [cli, 'emulators:start', '--only', 'auth', '--project', PROJECT_ID],
+    spawnOptions: {
+      cwd: dir,
+      // No prompts, no update check, no usage reporting: nothing here may wait on the network or a human.
+      env: { ...process.env, CI: 'true', NO_UPDATE_NOTIFIER: '1', FIREBASE_CLI_DISABLE_USAGE_COLLECTION: 'true', XDG_CONFIG_HOME: dir },
+    },
+    host,
+    answers: async () => {
       const response = await fetch(`${url}/`)
-      if (response.ok && ((await response.json()) as { authEmulator?: { ready?: boolean } }).authEmulator?.ready) break
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error(`the Firebase Auth emulator did not answer on ${host} within ${timeoutMs} ms:\n${log}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+      return response.ok && ((await response.json()) as { authEmulator?: { ready?: boolean } }).authEmulator?.ready === true
+    },
+    timeoutMs: options.timeoutMs ?? 60_000,
+  })
 
   return {
     url,
@@ -93,14 +76,7 @@ export async function startFirebaseAuthEmulator(options: { timeoutMs?: number } 
       if (!response.ok) throw new Error(`auth emulator reset answered ${response.status}: ${await response.text()}`)
     },
     async stop() {
-      process.removeListener('exit', killOnExit)
-      if (exited === undefined) {
-        const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-        child.kill('SIGINT') // firebase-tools shuts its emulators down on SIGINT
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-        await gone
-        clearTimeout(timer)
-      }
+      await emulator.stop('SIGINT') // firebase-tools shuts its emulators down on SIGINT
       rmSync(dir, { recursive: true, force: true })
     },
   }

@@ -4,8 +4,8 @@
 // pessimistic locks) are Firestore's own. The emulator enforces no composite indexes (index
 // requirements are documented, not tested) and, without a rules file, no auth (auth failures are then
 // tested through the fault proxy); with `rules` it enforces security rules on Firebase Auth ID tokens.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { startEmulatorProcess } from './emulator-process.js'
 import { freePort } from './free-port.js'
 
 export const EMULATOR_JAR = '/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar'
@@ -42,33 +42,14 @@ export async function startFirestoreEmulator(options: { timeoutMs?: number; rule
   if (!hasJava()) throw new Error('java is not on PATH: the Firestore emulator needs Java 17 (apt-get install -y openjdk-17-jre-headless)')
   const port = await freePort()
   const host = `127.0.0.1:${port}`
-  const child: ChildProcess = spawn('java', ['-cp', EMULATOR_JAR, MAIN_CLASS, '--host', '127.0.0.1', '--port', String(port), ...(options.rules ? ['--rules', options.rules] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let log = ''
-  const keep = (chunk: Buffer): void => {
-    log = (log + chunk.toString()).slice(-8000)
-  }
-  child.stdout?.on('data', keep)
-  child.stderr?.on('data', keep)
-  const killOnExit = (): void => void child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  let exited: number | null | undefined
-  child.once('exit', (code) => (exited = code))
-
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000)
-  for (;;) {
-    if (exited !== undefined) throw new Error(`the Firestore emulator exited (code ${exited}) before answering:\n${log}`)
-    try {
-      const response = await fetch(`http://${host}/`)
-      if (response.ok) break
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error(`the Firestore emulator did not answer on ${host} within ${options.timeoutMs ?? 30_000} ms:\n${log}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const emulator = await startEmulatorProcess({
+    name: 'the Firestore emulator',
+    command: 'java',
+    args: ['-cp', EMULATOR_JAR, MAIN_CLASS, '--host', '127.0.0.1', '--port', String(port), ...(options.rules ? ['--rules', options.rules] : [])],
+    host,
+    answers: async () => (await fetch(`http://${host}/`)).ok,
+    timeoutMs: options.timeoutMs ?? 30_000,
+  })
 
   return {
     host,
@@ -80,14 +61,6 @@ export async function startFirestoreEmulator(options: { timeoutMs?: number; rule
       const response = await fetch(`http://${host}/emulator/v1/projects/${projectId}/databases/(default)/documents`, { method: 'DELETE' })
       if (!response.ok) throw new Error(`emulator reset of ${projectId} answered ${response.status}: ${await response.text()}`)
     },
-    async stop() {
-      process.removeListener('exit', killOnExit)
-      if (exited !== undefined) return
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await gone
-      clearTimeout(timer)
-    },
+    stop: () => emulator.stop('SIGTERM'),
   }
 }
