@@ -4,7 +4,7 @@ import type { FilterCondition } from '../core/filter.js'
 import type { JsonValue } from '../core/types.js'
 import { IssueOrder } from '../engines/gate.js'
 import type { Transport } from '../transport/transport.js'
-import { matches, pushdown } from './filter.js'
+import { ANY_OF_LIMIT, matches, pushdown } from './filter.js'
 import { MAX_DOC_BYTES, READ_FIELDS, STATE_FIELDS, indexTerms, isLive, isWellFormed, memoryId, sizing, type MemoryDoc, type ServerMemory } from './model.js'
 import { Overlay } from './overlay.js'
 import { Role, inRange, newestFirst, planTerms, rank, type PlannedTerm } from './rank.js'
@@ -29,8 +29,6 @@ import { FirestoreStore, NO_SESSION, TxSession, isRace, type Change, type ReadSe
  */
 
 const MAX_ATTEMPTS = 5
-/** Values Firestore accepts in one array-contains-any. */
-const ANY_OF_LIMIT = 30
 /**
  * Candidate queries one search may send in parallel (ANY_OF_LIMIT words each). A query (or a
  * `prefix*` expansion) of more indexed words keeps the rarest MAX_ANY_OF and may miss memories
@@ -346,19 +344,9 @@ export class FirestoreMemoryBackend implements MemoryBackend {
     })
   }
 
-  /**
-   * Candidates holding any of `anyOf`, with the transaction's own versions in place of the server's.
-   * Firestore takes 30 values per array-contains-any: more words are asked in parallel queries of 30.
-   */
+  /** Candidates holding any of `anyOf`, with the transaction's own versions in place of the server's. */
   async #candidates(ns: string, anyOf: string[], filter: FilterCondition[], session: ReadSession, overlay: Overlay | null): Promise<MemoryDoc[]> {
-    const chunks: string[][] = []
-    for (let i = 0; i < anyOf.length; i += ANY_OF_LIMIT) chunks.push(anyOf.slice(i, i + ANY_OF_LIMIT))
-    const pushed = pushdown(filter, Math.min(anyOf.length, ANY_OF_LIMIT))
-    const byId = new Map<string, MemoryDoc>()
-    for (const found of await Promise.all(chunks.map((chunk) => this.#store.candidates(ns, chunk, pushed, session)))) {
-      for (const doc of found) byId.set(doc.id, doc)
-    }
-    const server = [...byId.values()]
+    const server: MemoryDoc[] = await this.#store.candidates(ns, anyOf, pushdown(filter, Math.min(anyOf.length, ANY_OF_LIMIT)), session)
     if (!overlay) return server
     const wanted = new Set(anyOf)
     const own = overlay

@@ -93,6 +93,16 @@ function pushablePath(path: readonly string[]): string | null {
   return utf8Bytes(text) <= 1400 ? text : null
 }
 
+/** Disjunctions Firestore allows in one query: values of an `array-contains-any`, times those of each `in`. */
+export const ANY_OF_LIMIT = 30
+
+/** `terms` in runs of at most ANY_OF_LIMIT, one query each. */
+export function anyOfChunks(terms: readonly string[]): string[][] {
+  const chunks: string[][] = []
+  for (let i = 0; i < terms.length; i += ANY_OF_LIMIT) chunks.push(terms.slice(i, i + ANY_OF_LIMIT))
+  return chunks
+}
+
 /**
  * The conditions Firestore can apply. `disjunctions` is the number of values an
  * `array-contains-any` in the same query has: Firestore allows at most 30 disjunctions per query
@@ -113,7 +123,7 @@ export function pushdown(conditions: readonly FilterCondition[], disjunctions = 
       const values = condition.values.map((v) => (v === null ? null : pushableScalar(v)))
       if (values.length === 0 || values.some((v) => v === null)) continue
       const unique = [...new Map((values as FsValue[]).map((v) => [JSON.stringify(v), v])).values()]
-      if (product * unique.length > 30) continue
+      if (product * unique.length > ANY_OF_LIMIT) continue
       product *= unique.length
       filters.push({ fieldFilter: { field: { fieldPath: path }, op: 'IN', value: { arrayValue: { values: unique } } } })
     }

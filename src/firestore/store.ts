@@ -1,6 +1,7 @@
 import type { PageRequest } from '../core/backend.js'
 import { LtmFailure } from '../core/errors.js'
 import { FirestoreApiError, type FirestoreClient, type FsDocument, type FsFilter, type FsWrite, type ReadConsistency, type StructuredQuery } from './client.js'
+import { anyOfChunks } from './filter.js'
 import {
   CHUNKS,
   READ_FIELDS,
@@ -201,8 +202,8 @@ export class FirestoreStore {
   /** How many memories of the namespace hold any of `terms` (expired ones too, as SQL's postings do). */
   async countAny(ns: string, terms: string[], session: ReadSession): Promise<number> {
     let total = 0
-    for (let i = 0; i < terms.length; i += 30) {
-      const values = terms.slice(i, i + 30).map(stringValue)
+    for (const chunk of anyOfChunks(terms)) {
+      const values = chunk.map(stringValue)
       const query: StructuredQuery = { from: [{ collectionId: this.#ids.memories }], where: and([eq('ns', stringValue(ns)), cmp('terms', 'ARRAY_CONTAINS_ANY', { arrayValue: { values } })]) }
       total += (await this.#read(session, (c) => this.client.count(this.#parent, query, c))).count
     }
@@ -223,14 +224,22 @@ export class FirestoreStore {
     }
   }
 
-  /** Every memory of the namespace holding any of `anyOf` (at most 30) and passing `pushed`; no limit. */
+  /**
+   * Every memory of the namespace holding any of `anyOf` and passing `pushed`; no limit. Beyond
+   * ANY_OF_LIMIT words, one query per ANY_OF_LIMIT of them, in parallel; each memory once.
+   */
   async candidates(ns: string, anyOf: string[], pushed: FsFilter[], session: ReadSession): Promise<ServerMemory[]> {
-    const terms =
-      anyOf.length === 1 ? cmp('terms', 'ARRAY_CONTAINS', stringValue(anyOf[0]!)) : cmp('terms', 'ARRAY_CONTAINS_ANY', { arrayValue: { values: anyOf.map(stringValue) } })
-    const documents = await this.#pushed(pushed, (filters) =>
-      this.#query(session, this.#ids.memories, { where: and([eq('ns', stringValue(ns)), terms, ...filters]), select: select(READ_FIELDS) }),
-    )
-    return documents.map(fromDocument)
+    const byId = new Map<string, ServerMemory>()
+    const queries = anyOfChunks(anyOf).map(async (chunk) => {
+      const terms =
+        chunk.length === 1 ? cmp('terms', 'ARRAY_CONTAINS', stringValue(chunk[0]!)) : cmp('terms', 'ARRAY_CONTAINS_ANY', { arrayValue: { values: chunk.map(stringValue) } })
+      const documents = await this.#pushed(pushed, (filters) =>
+        this.#query(session, this.#ids.memories, { where: and([eq('ns', stringValue(ns)), terms, ...filters]), select: select(READ_FIELDS) }),
+      )
+      for (const doc of documents.map(fromDocument)) byId.set(doc.id, doc)
+    })
+    await Promise.all(queries)
+    return [...byId.values()]
   }
 
   /** A page of the namespace's memories, newest update first, after `cursor`. */
