@@ -250,6 +250,23 @@ describe('firestore: search parity with the sqlite backend', () => {
     for (const ltm of stores) await ltm.close()
   })
 
+  it('a prefix expanding to more than 30 words counts a memory holding several of them once (df as SQL)', async () => {
+    const words = Array.from({ length: 40 }, (_, i) => `pwx${String(i).padStart(2, '0')}`)
+    // The first and last words fall in different queries of 30: the memory holding both is one memory.
+    const rows = [
+      ...words.map((word, i) => ({ key: `w${i}`, value: `${word} filler` })),
+      { key: 'both', value: `${words[0]} ${words[39]}` },
+      // Enough memories without the prefix that its idf is above the floor, so a wrong df shows in the scores.
+      ...Array.from({ length: 100 }, (_, i) => ({ key: `other${i}`, value: `unrelated note ${i}` })),
+    ]
+    const stores = [await createLTM({ backend: 'sqlite', path: ':memory:' }), await createLTM(options(emulator.newProjectId('wide-prefix')))]
+    for (const ltm of stores) ok(await ltm.storeBatch(rows))
+    const [expected, actual] = await Promise.all(stores.map(async (ltm) => ok(await ltm.search('pwx*', null, 100)).results))
+    expect(actual!.map((r) => r.key)).toEqual(expected!.map((r) => r.key))
+    actual!.forEach((r, i) => expect(Math.abs(r.score - expected![i]!.score), r.key).toBeLessThan(1e-9))
+    for (const ltm of stores) await ltm.close()
+  })
+
   it('filter-only listings agree', async () => {
     for (const filter of [{ type: 'preference' }, { user: 'user-7', priority: { $gte: 3 } }, { priority: { $in: [1, 5] } }] as MetadataFilter[]) {
       const expected = ok(await sqlite.search(null, filter, 30)).results.map((r) => r.key)

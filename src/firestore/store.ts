@@ -201,13 +201,20 @@ export class FirestoreStore {
 
   /** How many memories of the namespace hold any of `terms` (expired ones too, as SQL's postings do). */
   async countAny(ns: string, terms: string[], session: ReadSession): Promise<number> {
-    let total = 0
-    for (const chunk of anyOfChunks(terms)) {
-      const values = chunk.map(stringValue)
-      const query: StructuredQuery = { from: [{ collectionId: this.#ids.memories }], where: and([eq('ns', stringValue(ns)), cmp('terms', 'ARRAY_CONTAINS_ANY', { arrayValue: { values } })]) }
-      total += (await this.#read(session, (c) => this.client.count(this.#parent, query, c))).count
+    const where = (chunk: string[]) => and([eq('ns', stringValue(ns)), cmp('terms', 'ARRAY_CONTAINS_ANY', { arrayValue: { values: chunk.map(stringValue) } })])
+    const chunks = anyOfChunks(terms)
+    if (chunks.length <= 1) {
+      const query: StructuredQuery = { from: [{ collectionId: this.#ids.memories }], where: where(chunks[0] ?? []) }
+      return (await this.#read(session, (c) => this.client.count(this.#parent, query, c))).count
     }
-    return total
+    // A memory may hold words of several queries: count distinct documents, not the queries' counts.
+    const names = new Set<string>()
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        for (const document of await this.#query(session, this.#ids.memories, { where: where(chunk), select: select(['__name__']) })) names.add(document.name)
+      }),
+    )
+    return names.size
   }
 
   async #pushed<T>(filters: FsFilter[], run: (filters: FsFilter[]) => Promise<T>): Promise<T> {
