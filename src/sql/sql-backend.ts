@@ -18,20 +18,27 @@ interface CommitQueue {
 
 /** Creates or upgrades the schema; refuses a database written by a newer version. */
 export async function migrateSchema(executor: SqlExecutor): Promise<void> {
+  const readVersion = async (): Promise<number> => {
+    const [versionResult] = await executor.batch([{ sql: READ_SCHEMA_VERSION, args: [] }])
+    return Number(versionResult?.rows[0]?.version ?? 0)
+  }
   let version: number
   try {
     // The usual open is one round trip (what a remote handle pays per cold start): the version read.
-    const [versionResult] = await executor.batch([{ sql: READ_SCHEMA_VERSION, args: [] }])
-    version = Number(versionResult?.rows[0]?.version ?? 0)
+    version = await readVersion()
   } catch (error) {
     // A new database has no ltm_schema to read (each engine words that differently): make sure that
     // is why, then create the schema; any other failure is the caller's.
     if (!(error instanceof LtmFailure) || error.errorType !== 'backend_error') throw error
     const [exists] = await executor.batch([{ sql: SCHEMA_EXISTS, args: [] }])
-    if (Number(exists?.rows[0]?.n ?? 0) > 0) throw error
-    const create = [...SCHEMA_V1, ...MIGRATIONS.flat(), `UPDATE ltm_schema SET version = ${SCHEMA_VERSION} WHERE id = 1`]
-    await executor.batch(create.map((sql) => ({ sql, args: [] })))
-    return
+    if (Number(exists?.rows[0]?.n ?? 0) === 0) {
+      const create = [...SCHEMA_V1, ...MIGRATIONS.flat(), `UPDATE ltm_schema SET version = ${SCHEMA_VERSION} WHERE id = 1`]
+      await executor.batch(create.map((sql) => ({ sql, args: [] })))
+      return
+    }
+    // The table is there now: another opener of this new database (a tab, a process) created it
+    // since the read. Read again; if that fails too, the failure was something else.
+    version = await readVersion()
   }
   if (version > SCHEMA_VERSION) {
     throw new LtmFailure('backend_error', `database schema is version ${version}, newer than this agent-ltm understands (${SCHEMA_VERSION}); upgrade agent-ltm`)
